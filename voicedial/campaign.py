@@ -1,0 +1,342 @@
+"""`campaign run`, `worker` and `serve`: one event loop owning Redis, the callback server, the
+emulator (with --provider sim), the dial loop, the outbox loop and the view, started and stopped
+by one `async with`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from redis.asyncio import Redis
+
+from .dialer import Dialer
+from .errors import UsageError, VoicedialError
+from .http import bind_socket, serve
+from .importer import ImportSummary, import_csv
+from .keys import ACTIVE_STATES
+from .options import CampaignOptions
+from .outbox import Outbox
+from .pacing import Pacer
+from .runtime import Account, account_for, open_redis
+from .server import CallbackServer
+from .settings import Settings
+from .status import snapshot
+from .storage import Storage, open_storage
+from .store import CampaignStore
+
+__all__ = ["EXIT_DONE", "EXIT_WORK_LEFT", "Reporter", "RunRequest", "run_campaign",
+           "run_server", "run_worker"]
+
+log = logging.getLogger("voicedial.campaign")
+EXIT_DONE = 0
+EXIT_WORK_LEFT = 75
+_MONITOR_S = 0.1
+_RECONCILE_S = 5.0
+
+
+class Reporter(Protocol):
+    """What the campaign tells the person (or cron) watching: the CLI's live view or logs."""
+
+    def notice(self, message: str) -> None:
+        """A one-line message."""
+
+    def imported(self, summary: ImportSummary, *, final: bool) -> None:
+        """Import progress."""
+
+    def update(self, status: dict[str, Any]) -> None:
+        """A fresh status snapshot while dialling."""
+
+
+@dataclass
+class RunRequest:
+    """Everything `campaign run` was asked to do."""
+
+    csv: Path
+    options: CampaignOptions
+    dnc: Path | None = None
+    max_duration_s: float | None = None
+    dry_run: bool = False
+    host: str = "127.0.0.1"
+    port: int = 8765
+    personas: Path | None = None
+    sim_speed: float = 20.0
+    sim_seed: int = 0
+    idle_exit_s: float = 300.0
+    drain_s: float = 30.0
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+
+def worker_id() -> str:
+    """A name for this process among the campaign's workers."""
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+@contextlib.asynccontextmanager
+async def _signals(stop: asyncio.Event, hard_stop: asyncio.Event) -> AsyncIterator[None]:
+    """First SIGINT/SIGTERM: stop dialling and let calls finish. Second: stop now."""
+    loop = asyncio.get_running_loop()
+
+    def handler() -> None:
+        if stop.is_set():
+            hard_stop.set()
+        stop.set()
+
+    installed = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, handler)
+            installed.append(sig)
+    try:
+        yield
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+
+
+def _load_dnc(path: Path | None, region: str) -> set[str]:
+    if path is None:
+        return set()
+    from .contacts import load_dnc
+
+    return load_dnc(path, region=region)
+
+
+async def _serve_task(app: Any, sock: socket.socket) -> asyncio.Task[None]:
+    return asyncio.create_task(serve(app, sock))
+
+
+async def run_campaign(settings: Settings, request: RunRequest, reporter: Reporter) -> int:
+    """Import the list, then dial until done, out of window, out of time, or interrupted."""
+    options = request.options
+    account = account_for(settings, options.provider)
+    storage = open_storage(settings.storage_url, endpoint_url=settings.s3_endpoint_url)
+    hash_key = settings.hash_key()
+    dnc = _load_dnc(request.dnc, options.region)
+    async with open_redis(settings) as redis:
+        store = CampaignStore(redis, options.name)
+        summary = await import_csv(
+            store, request.csv, region=options.region, hash_key=hash_key, dnc=dnc,
+            rejects_dir=settings.home / "rejects", dry_run=request.dry_run,
+            progress=lambda s: reporter.imported(s, final=False))
+        reporter.imported(summary, final=True)
+        if request.dry_run:
+            reporter.update(await snapshot(redis, options.name))
+            return EXIT_DONE
+        await store.save_meta(options.model_dump(mode="json"))
+        return await _dial_campaign(settings, request, reporter, redis, store, account, storage)
+
+
+async def _dial_campaign(settings: Settings, request: RunRequest, reporter: Reporter,
+                         redis: Redis, store: CampaignStore, account: Account,
+                         storage: Storage) -> int:
+    options = request.options
+    stop, hard_stop, stop_outbox = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    me = worker_id()
+    sock = bind_socket(request.host, request.port)
+    public_url = settings.public_url or f"http://{request.host}:{sock.getsockname()[1]}"
+    tasks: list[asyncio.Task[Any]] = []
+    emulator = None
+    api_url = None
+    try:
+        if account.sim:
+            emulator, api_url, emu_task = await _start_emulator(request, account)
+            tasks.append(emu_task)
+            reporter.notice(f"emulator on {api_url}")
+        provider = account.provider(api_url)
+        server = CallbackServer(redis=redis, auth_token=account.token, public_url=public_url,
+                                provider=provider)
+        tasks.append(await _serve_task(server.app, sock))
+        reporter.notice(f"callbacks at {public_url}")
+        dialer = Dialer(store=store, options=options, provider=provider,
+                        pacer=Pacer(redis, account_sid=account.sid, cps=options.cps,
+                                    burst=options.burst),
+                        public_url=public_url, worker_id=me, clock=request.clock)
+        outbox = Outbox(redis=redis, campaign=options.name, storage=storage, consumer=me)
+        await outbox.ensure_group()
+        await dialer.reconcile()
+        async with _signals(stop, hard_stop):
+            dial_task = asyncio.create_task(dialer.run(stop))
+            outbox_task = asyncio.create_task(outbox.run(stop_outbox))
+            tasks += [dial_task, outbox_task]
+            code = await _monitor(store, request, reporter, dialer, stop, hard_stop, provider)
+            stop.set()
+            await dial_task
+            await _wait_calls(store, hard_stop, provider, timeout_s=options.time_limit_s + 60)
+            stop_outbox.set()
+            await outbox_task
+            left = await outbox.drain(request.drain_s)
+            if left:
+                reporter.notice(f"{left} profile event(s) still pending: the next run, a worker "
+                                "or replay-outbox delivers them")
+        if dialer.fatal is not None:
+            raise dialer.fatal
+        counts = await store.counts()
+        remaining = sum(counts.get(s, 0) for s in ACTIVE_STATES)
+        reporter.update(await snapshot(redis, options.name))
+        return EXIT_DONE if remaining == 0 and code == EXIT_DONE else EXIT_WORK_LEFT
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if emulator is not None:
+            await emulator.aclose()
+        sock.close()
+
+
+async def _start_emulator(request: RunRequest, account: Account) -> tuple[Any, str, asyncio.Task]:
+    from .emulator import Emulator, load_personas
+
+    personas_path = request.personas
+    if personas_path is None:
+        beside = request.csv.with_name("personas.jsonl")
+        personas_path = beside if beside.exists() else None
+    personas = load_personas(personas_path) if personas_path else {}
+    emulator = Emulator(account_sid=account.sid, auth_token=account.token, personas=personas,
+                        seed=request.sim_seed, speed=request.sim_speed)
+    sock = bind_socket("127.0.0.1", 0)
+    task = await _serve_task(emulator.app, sock)
+    return emulator, f"http://127.0.0.1:{sock.getsockname()[1]}", task
+
+
+async def _monitor(store: CampaignStore, request: RunRequest, reporter: Reporter,
+                   dialer: Dialer, stop: asyncio.Event, hard_stop: asyncio.Event,
+                   provider: Any) -> int:
+    """Watch the campaign; decide when this run ends and with which exit code."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    last_reconcile = started
+    last_report = 0.0
+    while True:
+        now = loop.time()
+        if now - last_report >= 0.25:
+            reporter.update(await snapshot(store.redis, store.name))
+            last_report = now
+        if stop.is_set():
+            return EXIT_WORK_LEFT
+        if dialer.fatal is not None:
+            return EXIT_WORK_LEFT
+        if request.max_duration_s is not None and now - started >= request.max_duration_s:
+            reporter.notice("--max-duration reached: no new calls")
+            return EXIT_WORK_LEFT
+        if now - last_reconcile >= _RECONCILE_S:
+            await dialer.reconcile()
+            last_reconcile = now
+        counts = await store.counts()
+        remaining = sum(counts.get(s, 0) for s in ACTIVE_STATES)
+        if remaining == 0:
+            return EXIT_DONE
+        if counts.get("dialling", 0) + counts.get("in_call", 0) == 0:
+            next_due = await store.next_due_ms()
+            horizon = time.time() * 1000 + request.idle_exit_s * 1000
+            if await store.control() == "cancelled":
+                return EXIT_WORK_LEFT
+            if next_due is None or next_due > horizon:
+                when = ("never" if next_due is None else
+                        datetime.fromtimestamp(next_due / 1000, UTC).isoformat(timespec="minutes"))
+                reporter.notice(f"nothing due now; next contact due {when}")
+                return EXIT_WORK_LEFT
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), _MONITOR_S)
+
+
+async def _wait_calls(store: CampaignStore, hard_stop: asyncio.Event, provider: Any, *,
+                      timeout_s: float) -> None:
+    """Let calls in progress finish; on a second interrupt, hang them up."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    hung_up = False
+    while loop.time() < deadline:
+        counts = await store.counts()
+        if counts.get("dialling", 0) + counts.get("in_call", 0) == 0:
+            return
+        if hard_stop.is_set() and not hung_up:
+            hung_up = True
+            await _hang_up_all(store, provider)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(hard_stop.wait() if not hung_up else asyncio.sleep(0.1), 0.1)
+
+
+async def _hang_up_all(store: CampaignStore, provider: Any) -> None:
+    ids = await store.redis.zrange(store.keys.inflight, 0, -1)
+    for raw in ids:
+        contact = await store.contact(raw.decode())
+        sid = contact.get("last_call_sid")
+        if sid and contact.get("state") in ("dialling", "in_call"):
+            with contextlib.suppress(VoicedialError):
+                await provider.hangup(sid)
+
+
+async def run_server(settings: Settings, *, host: str, port: int, provider: str | None,
+                     reporter: Reporter) -> int:
+    """`voicedial serve`: the callback server (and outbox delivery) alone, until interrupted."""
+    account = account_for(settings, provider)
+    if account.sim:
+        raise UsageError("voicedial serve needs Twilio credentials: the emulator only calls the "
+                         "server of the campaign run that started it")
+    async with open_redis(settings) as redis:
+        sock = bind_socket(host, port)
+        public_url = settings.public_url or f"http://{host}:{sock.getsockname()[1]}"
+        server = CallbackServer(redis=redis, auth_token=account.token, public_url=public_url,
+                                provider=account.provider())
+        stop, hard = asyncio.Event(), asyncio.Event()
+        task = await _serve_task(server.app, sock)
+        reporter.notice(f"callbacks at {public_url}")
+        async with _signals(stop, hard):
+            await stop.wait()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        sock.close()
+    return EXIT_DONE
+
+
+async def run_worker(settings: Settings, name: str, reporter: Reporter, *,
+                     max_duration_s: float | None = None) -> int:
+    """`voicedial worker NAME`: one more dialling worker on a campaign started elsewhere."""
+    async with open_redis(settings) as redis:
+        store = CampaignStore(redis, name)
+        raw = await store.options()
+        if raw is None:
+            raise UsageError(f"no campaign named {name!r}: start it with `voicedial campaign run`")
+        options = CampaignOptions.model_validate(raw)
+        account = account_for(settings, options.provider)
+        if account.sim:
+            raise UsageError("an emulated campaign has no second worker: its emulator lives in "
+                             "the `campaign run` process")
+        if not settings.public_url:
+            raise UsageError("voicedial worker needs VOICEDIAL_PUBLIC_URL (the campaign's "
+                             "callback server)")
+        storage = open_storage(settings.storage_url, endpoint_url=settings.s3_endpoint_url)
+        provider = account.provider()
+        me = worker_id()
+        dialer = Dialer(store=store, options=options, provider=provider,
+                        pacer=Pacer(redis, account_sid=account.sid, cps=options.cps,
+                                    burst=options.burst),
+                        public_url=settings.public_url, worker_id=me)
+        outbox = Outbox(redis=redis, campaign=name, storage=storage, consumer=me)
+        await outbox.ensure_group()
+        request = RunRequest(csv=Path("-"), options=options, max_duration_s=max_duration_s)
+        stop, hard_stop, stop_outbox = asyncio.Event(), asyncio.Event(), asyncio.Event()
+        async with _signals(stop, hard_stop):
+            dial_task = asyncio.create_task(dialer.run(stop))
+            outbox_task = asyncio.create_task(outbox.run(stop_outbox))
+            code = await _monitor(store, request, reporter, dialer, stop, hard_stop, provider)
+            stop.set()
+            await dial_task
+            await _wait_calls(store, hard_stop, provider, timeout_s=options.time_limit_s + 60)
+            stop_outbox.set()
+            await outbox_task
+            await outbox.drain(request.drain_s)
+        if dialer.fatal is not None:
+            raise dialer.fatal
+        return code

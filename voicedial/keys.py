@@ -1,0 +1,108 @@
+"""Every Redis key name voicedial uses, in one place.
+
+Keys of one campaign share the hash tag ``{c:NAME}`` and keys of one Twilio account share
+``{a:SID}``, so each Lua script touches one cluster slot and runs on Redis Cluster too.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ACTIVE_STATES",
+    "CAMPAIGNS",
+    "DNC",
+    "OUTBOX_GROUP",
+    "TERMINAL_STATES",
+    "CampaignKeys",
+    "pace_key",
+]
+
+CAMPAIGNS = "vd:campaigns"  # set of campaign names
+DNC = "vd:dnc"  # set of phone_hash values that must never be called, across campaigns
+OUTBOX_GROUP = "delivery"
+
+ACTIVE_STATES = ("pending", "waiting_window", "retry_wait", "dialling", "in_call")
+TERMINAL_STATES = (
+    "completed",
+    "incomplete",
+    "declined",
+    "opted_out",
+    "no_answer",
+    "busy",
+    "voicemail",
+    "failed",
+    "invalid",
+    "do_not_call",
+)
+
+
+def pace_key(account_sid: str) -> str:
+    """The GCRA state shared by every campaign and worker on one Twilio account."""
+    return f"vd:{{a:{account_sid}}}:pace"
+
+
+class CampaignKeys:
+    """Key names of one campaign."""
+
+    __slots__ = ("name", "prefix")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.prefix = f"vd:{{c:{name}}}"
+
+    @property
+    def meta(self) -> str:
+        """Hash: the campaign's settings and control flags (paused, cancelled)."""
+        return f"{self.prefix}:meta"
+
+    @property
+    def due(self) -> str:
+        """Sorted set: contact id -> epoch ms when it may next be dialled."""
+        return f"{self.prefix}:due"
+
+    @property
+    def inflight(self) -> str:
+        """Sorted set: contact id -> epoch ms when its call lease expires."""
+        return f"{self.prefix}:inflight"
+
+    @property
+    def counts(self) -> str:
+        """Hash: state -> number of contacts in it (kept by the Lua scripts)."""
+        return f"{self.prefix}:counts"
+
+    @property
+    def stats(self) -> str:
+        """Hash: running totals (calls placed, attempts, imported, rejected ...)."""
+        return f"{self.prefix}:stats"
+
+    @property
+    def recent(self) -> str:
+        """List: the last outcomes, newest first, as JSON."""
+        return f"{self.prefix}:recent"
+
+    @property
+    def dials(self) -> str:
+        """Sorted set: recent call creations (member sid, score epoch ms) for the pace shown."""
+        return f"{self.prefix}:dials"
+
+    @property
+    def outbox(self) -> str:
+        """Stream: profile events waiting to be stored and delivered."""
+        return f"{self.prefix}:outbox"
+
+    @property
+    def dead(self) -> str:
+        """Hash: event id -> JSON of a dead-lettered delivery."""
+        return f"{self.prefix}:dead"
+
+    def contact(self, contact_id: str) -> str:
+        """Hash: one contact (number, state, attempts, context ...)."""
+        return f"{self.prefix}:contact:{contact_id}"
+
+    def call(self, call_sid: str) -> str:
+        """Hash: one call by CallSid (contact, status, sequence, interview state)."""
+        return f"{self.prefix}:call:{call_sid}"
+
+    @property
+    def contact_prefix(self) -> str:
+        """Prefix of contact hashes (for scans)."""
+        return f"{self.prefix}:contact:"

@@ -1,0 +1,6 @@
+-- Save an interview turn only if no other request saved this turn first (Twilio may repeat a
+-- Gather action); the loser replays the TwiML the winner stored.
+-- KEYS[1] call. ARGV[1] expected turn, ARGV[2] interview JSON, ARGV[3] TwiML, ARGV[4] next turn.
+if (redis.call('HGET', KEYS[1], 'turn') or '') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'interview', ARGV[2], 'twiml', ARGV[3], 'turn', ARGV[4])
+return 1

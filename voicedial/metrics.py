@@ -1,0 +1,33 @@
+"""Prometheus metrics served on /metrics by the callback server."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+__all__ = ["Metrics"]
+
+
+class Metrics:
+    """The process's metrics, on a registry of its own (so tests can build several)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.callbacks = Counter("voicedial_callbacks_total", "Twilio callbacks handled",
+                                 ["kind"], registry=self.registry)
+        self.signature_rejections = Counter(
+            "voicedial_signature_rejections_total",
+            "Callbacks refused for a missing or wrong X-Twilio-Signature", registry=self.registry)
+        self.calls_started = Counter("voicedial_calls_started_total", "Calls placed",
+                                     ["campaign"], registry=self.registry)
+        self.calls_finished = Counter("voicedial_calls_finished_total", "Calls settled",
+                                      ["campaign", "disposition"], registry=self.registry)
+        self.call_duration = Histogram(
+            "voicedial_call_duration_seconds", "Answered call durations",
+            buckets=(5, 15, 30, 60, 120, 180, 300, 600), registry=self.registry)
+        self.turn_seconds = Histogram(
+            "voicedial_turn_seconds", "Server time per interview turn",
+            buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0), registry=self.registry)
+        self.deliveries = Counter("voicedial_deliveries_total", "Profile deliveries",
+                                  ["result"], registry=self.registry)
+        self.active_calls = Gauge("voicedial_active_calls", "Calls holding a concurrency lease",
+                                  ["campaign"], registry=self.registry)

@@ -1,0 +1,144 @@
+"""What a finished call comes to: its disposition, the contact's next state, and the profile
+event that the outbox stores and delivers."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from .interview import InterviewState, Outcome, on_hangup, profile_fields
+from .options import CampaignOptions
+from .store import CampaignStore
+
+__all__ = ["FINAL_STATUSES", "RETRYABLE", "build_profile", "disposition_for", "settle_call"]
+
+FINAL_STATUSES = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
+RETRYABLE = frozenset({"no_answer", "busy", "failed", "voicemail"})
+SCHEMA_VERSION = 1
+
+
+def _iso(ms: float | None) -> str | None:
+    if ms is None:
+        return None
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat().replace("+00:00", "Z")
+
+
+def disposition_for(call_status: str, answered_by: str | None,
+                    interview: InterviewState | None) -> str:
+    """The contact-level outcome of one call."""
+    if call_status == "busy":
+        return "busy"
+    if call_status in ("no-answer", "canceled"):
+        return "no_answer"
+    if call_status == "failed":
+        return "failed"
+    if answered_by and (answered_by.startswith("machine") or answered_by == "fax"):
+        return "voicemail"
+    if interview is None:
+        return "failed"  # answered, but our voice webhook never ran
+    if interview.outcome == Outcome.COMPLETED:
+        return "completed"
+    if interview.outcome == Outcome.DECLINED:
+        return "declined"
+    if interview.outcome == Outcome.OPTED_OUT:
+        return "opted_out"
+    return "incomplete" if interview.consent_given else "declined"
+
+
+def build_profile(*, options: CampaignOptions, call_sid: str, contact: dict[str, str],
+                  call: dict[str, str], interview: InterviewState, disposition: str,
+                  ended_ms: float, duration_s: int | None) -> dict[str, Any]:
+    """The worker profile of SPEC §8 (only ever built for a call with consent)."""
+    fields = profile_fields(interview)
+    started_ms = float(call.get("answered_at") or call.get("created_at") or ended_ms)
+    context = json.loads(contact.get("context") or "{}")
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "campaign": options.name,
+        "call_id": call_sid,
+        "contact_id": contact.get("contact_id"),
+        "external_id": contact.get("external_id") or None,
+        "phone_hash": contact.get("phone_hash"),
+        "consent_given": fields["consent_given"],
+        "disposition": disposition,
+        "name": fields["name"],
+        "current_job": fields["current_job"],
+        "employment_history": fields["employment_history"],
+        "employment_gaps": fields["employment_gaps"],
+        "skills": fields["skills"],
+        "adversarial_score": fields["adversarial_score"],
+        "adversarial_signals": fields["adversarial_signals"],
+        "confidence_score": fields["confidence_score"],
+        "context": context,
+        "call": {
+            "started_at": _iso(started_ms),
+            "ended_at": _iso(ended_ms),
+            "duration_s": duration_s if duration_s is not None
+            else round((ended_ms - started_ms) / 1000),
+            "answered_by": call.get("answered_by") or "human",
+            "turns": fields["turns"],
+        },
+    }
+
+
+def build_transcript(*, options: CampaignOptions, call_sid: str, contact: dict[str, str],
+                     interview: InterviewState) -> dict[str, Any]:
+    """The call's transcript (turns with speaker, text, confidence and extracted slots)."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "campaign": options.name,
+        "call_id": call_sid,
+        "contact_id": contact.get("contact_id"),
+        "phone_hash": contact.get("phone_hash"),
+        "turns": [turn.model_dump(mode="json") for turn in interview.turns],
+    }
+
+
+async def settle_call(store: CampaignStore, options: CampaignOptions, *, call_sid: str,
+                      contact_id: str, call_status: str, duration_s: int | None,
+                      answered_by: str | None) -> str | None:
+    """Settle a call that reached a final status, once. Returns the disposition, or None when
+    this call had already been settled (a repeated or late callback)."""
+    call = await store.call(call_sid)
+    if call.get("final") == "1":
+        return None
+    contact = await store.contact(contact_id)
+    contact["contact_id"] = contact_id
+    answered_by = answered_by or call.get("answered_by") or None
+    interview = (InterviewState.model_validate_json(call["interview"])
+                 if call.get("interview") else None)
+    if interview is not None and interview.outcome == Outcome.IN_PROGRESS:
+        on_hangup(interview)
+    disposition = disposition_for(call_status, answered_by, interview)
+    attempts = int(contact.get("attempts") or 1)
+    due_ms: int | None = None
+    state = disposition
+    if disposition in RETRYABLE and attempts < options.max_attempts:
+        state = "retry_wait"
+        due_ms = int(time.time() * 1000) + options.retry_delay_ms(attempts)
+    if disposition == "opted_out" and contact.get("phone_hash"):
+        await store.add_dnc(contact["phone_hash"])
+    event = None
+    ended_ms = time.time() * 1000
+    if interview is not None and interview.consent_given:
+        event = {
+            "type": "worker_profile.completed",
+            "campaign": options.name,
+            "call_id": call_sid,
+            "contact_id": contact_id,
+            "external_id": contact.get("external_id") or None,
+            "webhook_url": contact.get("webhook_url") or options.webhook_url,
+            "profile": build_profile(options=options, call_sid=call_sid, contact=contact,
+                                     call=call, interview=interview, disposition=disposition,
+                                     ended_ms=ended_ms, duration_s=duration_s),
+            "transcript": build_transcript(options=options, call_sid=call_sid, contact=contact,
+                                           interview=interview),
+        }
+    recent = {"at": int(ended_ms), "contact": contact.get("phone_hash", "")[:12],
+              "disposition": disposition, "attempt": attempts, "duration_s": duration_s}
+    settled = await store.finish(call_sid, contact_id, state=state, disposition=disposition,
+                                 call_status=call_status, due_ms=due_ms, event=event,
+                                 recent=recent)
+    return disposition if settled else None

@@ -1,0 +1,72 @@
+"""Connections every command needs: Redis (embedded or REDIS_URL) and the telephony provider."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from .errors import ConfigError, RedisUnavailable
+from .redis_server import ensure_embedded
+from .settings import SIM_ACCOUNT_SID, SIM_AUTH_TOKEN, Settings
+from .telephony import TwilioProvider
+
+__all__ = ["Account", "account_for", "open_redis", "redis_url"]
+
+
+def redis_url(settings: Settings) -> str:
+    """REDIS_URL, else the embedded server's (started if needed)."""
+    if settings.redis_url:
+        return settings.redis_url
+    return ensure_embedded(settings.home)
+
+
+@contextlib.asynccontextmanager
+async def open_redis(settings: Settings) -> AsyncIterator[aioredis.Redis]:
+    """A checked connection pool to the campaign's Redis."""
+    url = redis_url(settings)
+    client = aioredis.from_url(url, socket_timeout=30, socket_connect_timeout=5,
+                               health_check_interval=30, max_connections=256)
+    try:
+        await client.ping()
+    except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+        await client.aclose()
+        where = "REDIS_URL" if settings.redis_url else "the embedded server"
+        raise RedisUnavailable(f"cannot reach Redis ({where}): {exc}") from exc
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+class Account:
+    """The Twilio account a command works on: real credentials, or the emulator's."""
+
+    def __init__(self, *, sid: str, token: str, api_url: str, sim: bool) -> None:
+        self.sid = sid
+        self.token = token
+        self.api_url = api_url
+        self.sim = sim
+
+    def provider(self, api_url: str | None = None) -> TwilioProvider:
+        """A provider for this account (api_url overrides, for an emulator on a new port)."""
+        return TwilioProvider(account_sid=self.sid, auth_token=self.token,
+                              api_url=api_url or self.api_url)
+
+
+def account_for(settings: Settings, provider: str | None) -> Account:
+    """Pick the account: `sim` without credentials (or when asked), else Twilio's."""
+    chosen = provider or ("twilio" if settings.has_twilio else "sim")
+    if chosen == "sim":
+        return Account(sid=SIM_ACCOUNT_SID, token=SIM_AUTH_TOKEN, api_url="", sim=True)
+    if chosen != "twilio":
+        raise ConfigError(f"--provider {chosen!r}: use twilio or sim")
+    if not settings.has_twilio:
+        raise ConfigError("--provider twilio needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN")
+    assert settings.twilio_auth_token is not None and settings.twilio_account_sid is not None
+    return Account(sid=settings.twilio_account_sid,
+                   token=settings.twilio_auth_token.get_secret_value(),
+                   api_url=settings.twilio_api_url, sim=False)

@@ -1,0 +1,82 @@
+"""Settings, read once from the environment and `.env` (pydantic-settings), passed down explicitly.
+
+Command-line options override fields with `Settings.model_copy(update=...)` in the CLI layer.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .errors import ConfigError
+
+__all__ = ["SIM_ACCOUNT_SID", "SIM_AUTH_TOKEN", "Settings", "load_settings"]
+
+# The emulator's account: fixed so every sim campaign on a machine shares one pacing bucket,
+# as campaigns on one real account do.
+SIM_ACCOUNT_SID = "AC" + "5" * 32
+SIM_AUTH_TOKEN = "sim-auth-token-not-a-secret"
+
+
+class Settings(BaseSettings):
+    """Every setting of SPEC §3, with its default."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8",
+                                      extra="ignore")
+
+    redis_url: str | None = Field(default=None, alias="REDIS_URL")
+    home: Path = Field(default=Path(".voicedial"), alias="VOICEDIAL_HOME")
+    twilio_account_sid: str | None = Field(default=None, alias="TWILIO_ACCOUNT_SID")
+    twilio_auth_token: SecretStr | None = Field(default=None, alias="TWILIO_AUTH_TOKEN")
+    twilio_phone_number: str | None = Field(default=None, alias="TWILIO_PHONE_NUMBER")
+    twilio_api_url: str = Field(default="https://api.twilio.com", alias="VOICEDIAL_TWILIO_API_URL")
+    public_url: str | None = Field(default=None, alias="VOICEDIAL_PUBLIC_URL")
+    openai_api_key: SecretStr | None = Field(default=None, alias="OPENAI_API_KEY")
+    openai_base_url: str | None = Field(default=None, alias="OPENAI_BASE_URL")
+    openai_model: str = Field(default="gpt-4o-mini", alias="VOICEDIAL_OPENAI_MODEL")
+    storage_url: str = Field(default="file://./voicedial-data", alias="VOICEDIAL_STORAGE_URL")
+    s3_endpoint_url: str | None = Field(default=None, alias="S3_ENDPOINT_URL")
+    webhook_url: str | None = Field(default=None, alias="VOICEDIAL_WEBHOOK_URL")
+    webhook_secret: SecretStr | None = Field(default=None, alias="VOICEDIAL_WEBHOOK_SECRET")
+    allow_private_webhooks: bool = Field(default=False, alias="VOICEDIAL_ALLOW_PRIVATE_WEBHOOKS")
+    phone_hash_key: SecretStr | None = Field(default=None, alias="VOICEDIAL_PHONE_HASH_KEY")
+    org_name: str = Field(default="voicedial", alias="VOICEDIAL_ORG_NAME")
+
+    @property
+    def has_twilio(self) -> bool:
+        """True when real Twilio credentials are configured."""
+        return bool(self.twilio_account_sid and self.twilio_auth_token)
+
+    def hash_key(self) -> bytes:
+        """The phone_hash key: the setting, else one generated once and kept under home."""
+        if self.phone_hash_key is not None:
+            return self.phone_hash_key.get_secret_value().encode()
+        path = self.home / "phone_hash.key"
+        if not path.exists():
+            self.home.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(secrets.token_hex(32))
+            tmp.chmod(0o600)
+            try:
+                # link, not rename: if another process created the key first, keep its key.
+                os.link(tmp, path)
+            except FileExistsError:
+                pass
+            finally:
+                tmp.unlink(missing_ok=True)
+        return path.read_text().strip().encode()
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment and `.env`; apply non-None overrides."""
+    try:
+        settings = Settings()
+    except ValueError as exc:  # pydantic's ValidationError is a ValueError
+        first = str(exc).splitlines()
+        raise ConfigError(f"bad setting: {' '.join(first[:3])}") from exc
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    return settings.model_copy(update=clean) if clean else settings

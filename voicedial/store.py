@@ -1,0 +1,192 @@
+"""Campaign state in Redis: contacts, their states, claims, calls and the outbox.
+
+Every multi-key change goes through one Lua script (see `voicedial/lua/`), so two workers on one
+campaign never dial a contact twice at once and a crash never leaves a half-written state.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from redis.asyncio import Redis
+
+from . import keys
+from .contacts import Contact
+from .scripts import Scripts
+
+__all__ = ["CampaignStore"]
+
+# Fields stored per contact by the import script, after the contact id.
+_CONTACT_FIELDS = ("e164", "phone_hash", "external_id", "name", "timezones", "webhook_url",
+                   "context", "row")
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class CampaignStore:
+    """Reads and writes one campaign's state."""
+
+    def __init__(self, redis: Redis, name: str) -> None:
+        self.redis = redis
+        self.name = name
+        self.keys = keys.CampaignKeys(name)
+        self.scripts = Scripts(redis)
+
+    # -- campaign ------------------------------------------------------------------------
+    async def save_meta(self, options: dict[str, Any]) -> None:
+        """Record the campaign (and the options any worker or server needs) in Redis."""
+        await self.redis.sadd(keys.CAMPAIGNS, self.name)
+        mapping = {"options": json.dumps(options, sort_keys=True), "updated_at": _now_ms()}
+        await self.redis.hset(self.keys.meta, mapping=mapping)
+        await self.redis.hsetnx(self.keys.meta, "created_at", _now_ms())
+
+    async def options(self) -> dict[str, Any] | None:
+        """The options saved by the last `campaign run`, or None for an unknown campaign."""
+        raw = await self.redis.hget(self.keys.meta, "options")
+        return json.loads(raw) if raw else None
+
+    async def control(self) -> str:
+        """'running', 'paused' or 'cancelled'."""
+        value = await self.redis.hget(self.keys.meta, "control")
+        return value.decode() if value else "running"
+
+    async def set_control(self, value: str) -> None:
+        """Pause, resume or cancel dialling from any shell."""
+        await self.redis.hset(self.keys.meta, "control", value)
+
+    # -- contacts ------------------------------------------------------------------------
+    async def import_contacts(self, contacts: Sequence[Contact], *, chunk: int = 500
+                              ) -> tuple[int, int]:
+        """Add new contacts as pending and due now; returns (added, already known)."""
+        added = existing = 0
+        due = _now_ms()
+        width = len(_CONTACT_FIELDS) * 2 + 1
+        pipe = self.redis.pipeline(transaction=False)
+        for start in range(0, len(contacts), chunk):
+            args: list[str | int] = [self.keys.contact_prefix, due, width]
+            for c in contacts[start:start + chunk]:
+                args.append(c.contact_id)
+                args.extend(("e164", c.e164, "phone_hash", c.phone_hash,
+                             "external_id", c.external_id or "", "name", c.name or "",
+                             "timezones", ",".join(c.timezones),
+                             "webhook_url", c.webhook_url or "",
+                             "context", json.dumps(c.context, ensure_ascii=False),
+                             "row", c.row))
+            await self.scripts.import_(keys=[self.keys.counts, self.keys.due, self.keys.stats],
+                                       args=args, client=pipe)
+        for a, e in await pipe.execute():
+            added += int(a)
+            existing += int(e)
+        return added, existing
+
+    async def contact(self, contact_id: str) -> dict[str, str]:
+        """One contact's fields, decoded ({} when unknown)."""
+        raw = await self.redis.hgetall(self.keys.contact(contact_id))
+        return {k.decode(): v.decode() for k, v in raw.items()}
+
+    async def contacts(self, contact_ids: Iterable[str]) -> list[dict[str, str]]:
+        """Several contacts in one round trip."""
+        pipe = self.redis.pipeline(transaction=False)
+        ids = list(contact_ids)
+        for cid in ids:
+            pipe.hgetall(self.keys.contact(cid))
+        rows = await pipe.execute()
+        out = []
+        for cid, raw in zip(ids, rows, strict=True):
+            row = {k.decode(): v.decode() for k, v in raw.items()}
+            row["contact_id"] = cid
+            out.append(row)
+        return out
+
+    # -- dialling ------------------------------------------------------------------------
+    async def claim(self, *, limit: int, max_concurrent: int, lease_ms: int,
+                    worker: str) -> list[str]:
+        """Atomically take up to `limit` due contacts within the concurrency cap."""
+        ids = await self.scripts.claim(
+            keys=[self.keys.due, self.keys.inflight, self.keys.counts, self.keys.meta],
+            args=[self.keys.contact_prefix, max_concurrent, lease_ms, limit, worker])
+        return [i.decode() for i in ids]
+
+    async def release(self, contact_id: str, *, state: str, due_ms: int | None,
+                      reason: str = "", placed: bool = False) -> None:
+        """Hand a claimed contact back (window closed, retryable error) or settle it."""
+        await self.scripts.release(
+            keys=[self.keys.due, self.keys.inflight, self.keys.counts],
+            args=[self.keys.contact_prefix, contact_id, "" if due_ms is None else due_ms,
+                  state, reason, "0" if placed else "1"])
+
+    async def record_dial(self, contact_id: str, call_sid: str, *, lease_ms: int) -> None:
+        """Remember a placed call (its callbacks may already have arrived; see dialled.lua)."""
+        await self.scripts.dialled(
+            keys=[self.keys.call(call_sid), self.keys.contact(contact_id), self.keys.inflight,
+                  self.keys.stats, self.keys.dials],
+            args=[call_sid, contact_id, lease_ms])
+
+    async def expired_leases(self) -> list[str]:
+        """Contacts whose call lease ran out: their worker died or a callback was lost."""
+        ids = await self.redis.zrangebyscore(self.keys.inflight, "-inf", _now_ms())
+        return [i.decode() for i in ids]
+
+    # -- calls ---------------------------------------------------------------------------
+    async def call(self, call_sid: str) -> dict[str, str]:
+        """One call's fields, decoded ({} when unknown)."""
+        raw = await self.redis.hgetall(self.keys.call(call_sid))
+        return {k.decode(): v.decode() for k, v in raw.items()}
+
+    async def update_call(self, call_sid: str, **fields: str | int | float) -> None:
+        """Set fields on a call record (interview state, AnsweredBy ...)."""
+        await self.redis.hset(self.keys.call(call_sid), mapping=fields)
+
+    async def progress(self, call_sid: str, contact_id: str, *, status: str, seq: int,
+                       lease_ms: int) -> bool:
+        """Apply a non-final status callback; False when it was stale or repeated."""
+        done = await self.scripts.progress(
+            keys=[self.keys.call(call_sid), self.keys.contact(contact_id), self.keys.counts,
+                  self.keys.inflight],
+            args=[status, seq, lease_ms, call_sid, contact_id])
+        return bool(done)
+
+    async def finish(self, call_sid: str, contact_id: str, *, state: str, disposition: str,
+                     call_status: str, due_ms: int | None, event: dict[str, Any] | None,
+                     recent: dict[str, Any]) -> bool:
+        """Settle a finished call once; False if it was already settled."""
+        done = await self.scripts.finish(
+            keys=[self.keys.call(call_sid), self.keys.contact(contact_id), self.keys.counts,
+                  self.keys.inflight, self.keys.due, self.keys.outbox, self.keys.recent,
+                  self.keys.stats],
+            args=[call_sid, state, "" if due_ms is None else due_ms,
+                  json.dumps(event, ensure_ascii=False) if event else "",
+                  json.dumps(recent), call_status, disposition, contact_id])
+        return bool(done)
+
+    # -- do-not-call ---------------------------------------------------------------------
+    async def dnc_members(self, phone_hashes: Sequence[str]) -> list[bool]:
+        """Which of these phone hashes are on the shared do-not-call set."""
+        if not phone_hashes:
+            return []
+        flags = await self.redis.smismember(keys.DNC, list(phone_hashes))
+        return [bool(f) for f in flags]
+
+    async def add_dnc(self, phone_hash: str) -> None:
+        """Never call this number again, in any campaign."""
+        await self.redis.sadd(keys.DNC, phone_hash)
+
+    # -- reading -------------------------------------------------------------------------
+    async def counts(self) -> dict[str, int]:
+        """Contacts per state (only states with contacts)."""
+        raw = await self.redis.hgetall(self.keys.counts)
+        return {k.decode(): int(v) for k, v in raw.items() if int(v)}
+
+    async def next_due_ms(self) -> int | None:
+        """When the earliest waiting contact becomes due, or None if none waits."""
+        first = await self.redis.zrange(self.keys.due, 0, 0, withscores=True)
+        return int(first[0][1]) if first else None
+
+    async def active_count(self) -> int:
+        """Contacts whose call lease is held (dialling or in a call)."""
+        return int(await self.redis.zcard(self.keys.inflight))
