@@ -1,0 +1,130 @@
+"""Helpers for the integration tests: fictional numbers, CSV and persona files, the emulator
+started in the test's own loop, and `voicedial` run as a real subprocess."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import sys
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from voicedial.emulator import Emulator, Persona
+from voicedial.http import running_server
+from voicedial.importer import ImportSummary
+from voicedial.settings import SIM_ACCOUNT_SID, SIM_AUTH_TOKEN
+
+# 555-01XX numbers are reserved for fiction; these area codes span several US time zones.
+AREA_CODES = ("201", "312", "303", "415", "617", "713", "206", "602")
+CALLER_ID = "+15005550006"
+
+
+def fictional_numbers(count: int) -> list[str]:
+    """`count` distinct valid fictional US numbers in E.164."""
+    out = [f"+1{area}55501{n:02d}" for area in AREA_CODES for n in range(100)]
+    if count > len(out):
+        raise ValueError("not enough fictional numbers")
+    return out[:count]
+
+
+def write_csv(path: Path, numbers: Iterable[str], extra: dict[str, str] | None = None) -> Path:
+    """A contact list with id, name and phone columns (plus constant extra columns)."""
+    extra = extra or {}
+    header = ["id", "name", "phone", *extra]
+    lines = [",".join(header)]
+    for i, number in enumerate(numbers):
+        lines.append(",".join([f"X{i}", f"Person {i}", number, *extra.values()]))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def personas(numbers: Iterable[str], **fields: Any) -> dict[str, Persona]:
+    """The same persona (fields) for every number."""
+    return {n: Persona(phone=n, **fields) for n in numbers}
+
+
+def cooperative(number: str) -> Persona:
+    """A consenting human with one current job."""
+    return Persona(phone=number, answer="human", consent=True, name="Jo Test",
+                   jobs=[{"title": "Welder", "company": "Acme", "start_year": 2018,
+                          "end_year": None}], skills=["welding"], style="cooperative")
+
+
+def sim_env(api_url: str, redis_url: str, home: Path) -> dict[str, str]:
+    """Environment for a `voicedial` subprocess using the test's emulator as 'Twilio'."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("TWILIO_", "OPENAI_", "AWS_", "VOICEDIAL_"))}
+    env.update({"TWILIO_ACCOUNT_SID": SIM_ACCOUNT_SID, "TWILIO_AUTH_TOKEN": SIM_AUTH_TOKEN,
+                "TWILIO_PHONE_NUMBER": CALLER_ID, "VOICEDIAL_TWILIO_API_URL": api_url,
+                "REDIS_URL": redis_url, "VOICEDIAL_HOME": str(home),
+                "VOICEDIAL_STORAGE_URL": f"file://{home / 'data'}"})
+    return env
+
+
+@contextlib.asynccontextmanager
+async def emulator(people: dict[str, Persona] | None = None, *, speed: float = 200.0
+                   ) -> AsyncIterator[tuple[Emulator, str]]:
+    """The Twilio emulator over real HTTP in this test's loop."""
+    emu = Emulator(account_sid=SIM_ACCOUNT_SID, auth_token=SIM_AUTH_TOKEN,
+                   personas=people or {}, seed=7, speed=speed)
+    try:
+        async with running_server(emu.app) as url:
+            yield emu, url
+    finally:
+        await emu.aclose()
+
+
+@dataclass
+class Proc:
+    """A finished `voicedial` subprocess."""
+
+    code: int
+    stdout: str
+    stderr: str
+
+
+async def voicedial(*args: str, env: dict[str, str], cwd: Path, timeout: float = 60.0) -> Proc:
+    """Run `python -m voicedial ARGS` without blocking the loop (the emulator lives in it)."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "voicedial", *args, env=env, cwd=cwd,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    except TimeoutError:
+        proc.kill()
+        out, err = await proc.communicate()
+        raise AssertionError(f"voicedial {args} timed out:\n{out.decode()}\n{err.decode()}")
+    assert proc.returncode is not None
+    return Proc(proc.returncode, out.decode(), err.decode())
+
+
+class Collector:
+    """A Reporter that keeps what it was told."""
+
+    def __init__(self) -> None:
+        self.notices: list[str] = []
+        self.summary: ImportSummary | None = None
+        self.last: dict[str, Any] | None = None
+
+    def notice(self, message: str) -> None:
+        self.notices.append(message)
+
+    def imported(self, summary: ImportSummary, *, final: bool) -> None:
+        if final:
+            self.summary = summary
+
+    def update(self, status: dict[str, Any]) -> None:
+        self.last = status
+
+
+def json_lines(text: str) -> list[dict[str, Any]]:
+    """Parse JSON log lines (skipping anything else)."""
+    out = []
+    for line in text.splitlines():
+        with contextlib.suppress(json.JSONDecodeError):
+            out.append(json.loads(line))
+    return out

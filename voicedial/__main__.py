@@ -1,0 +1,5 @@
+"""`python -m voicedial`."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,32 @@
+"""A Twilio look-alike on loopback: the real `twilio` SDK talks to it over HTTP, and it drives
+each call as Twilio does, with callers played by personas (SPEC sections 6 and 7).
+
+    emulator = Emulator(account_sid=..., auth_token=..., personas=load_personas(path))
+    async with running_server(emulator.app) as base_url:
+        client.api.base_url = base_url
+"""
+
+from voicedial.emulator.app import Emulator, run_emulator
+from voicedial.emulator.calls import SimCall
+from voicedial.emulator.personas import (
+    CallerBrain,
+    CallerReply,
+    Gap,
+    Job,
+    Persona,
+    generate_persona,
+    load_personas,
+)
+
+__all__ = [
+    "CallerBrain",
+    "CallerReply",
+    "Emulator",
+    "Gap",
+    "Job",
+    "Persona",
+    "SimCall",
+    "generate_persona",
+    "load_personas",
+    "run_emulator",
+]

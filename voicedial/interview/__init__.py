@@ -1,0 +1,39 @@
+"""The AI phone interviewer: a deterministic dialog manager with scripted understanding.
+
+Pure and synchronous: no I/O, no clocks (the caller passes `now_year` and `elapsed_s`). The
+callback server keeps `InterviewState.model_dump_json()` between webhooks.
+
+    state, reply = start_interview(caller_name="Ann", org_name="Acme Staffing", now_year=2025)
+    reply = continue_interview(state, "sure, go ahead", 0.93, elapsed_s=6.0)
+    ...until reply.hangup; then profile_fields(state)
+"""
+
+from .dialog import (
+    GapRecord,
+    InterviewState,
+    Job,
+    Outcome,
+    Reply,
+    Signal,
+    Turn,
+    continue_interview,
+    on_hangup,
+    profile_fields,
+    start_interview,
+)
+from .scoring import SIGNAL_WEIGHTS
+
+__all__ = [
+    "SIGNAL_WEIGHTS",
+    "GapRecord",
+    "InterviewState",
+    "Job",
+    "Outcome",
+    "Reply",
+    "Signal",
+    "Turn",
+    "continue_interview",
+    "on_hangup",
+    "profile_fields",
+    "start_interview",
+]
