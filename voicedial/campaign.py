@@ -22,7 +22,7 @@ from redis.asyncio import Redis
 
 from .dialer import Dialer
 from .errors import UsageError, VoicedialError
-from .http import bind_socket, serve
+from .http import BackgroundServer, bind_socket
 from .importer import ImportSummary, import_csv
 from .keys import ACTIVE_STATES
 from .options import CampaignOptions
@@ -112,10 +112,6 @@ def _load_dnc(path: Path | None, region: str) -> set[str]:
     return load_dnc(path, region=region)
 
 
-async def _serve_task(app: Any, sock: socket.socket) -> asyncio.Task[None]:
-    return asyncio.create_task(serve(app, sock))
-
-
 async def run_campaign(settings: Settings, request: RunRequest, reporter: Reporter) -> int:
     """Import the list, then dial until done, out of window, out of time, or interrupted."""
     options = request.options
@@ -146,17 +142,21 @@ async def _dial_campaign(settings: Settings, request: RunRequest, reporter: Repo
     sock = bind_socket(request.host, request.port)
     public_url = settings.public_url or f"http://{request.host}:{sock.getsockname()[1]}"
     tasks: list[asyncio.Task[Any]] = []
+    servers: list[BackgroundServer] = []
     emulator = None
     api_url = None
     try:
         if account.sim:
-            emulator, api_url, emu_task = await _start_emulator(request, account)
-            tasks.append(emu_task)
+            emulator, emu_server = await _start_emulator(request, account)
+            servers.append(emu_server)
+            api_url = f"http://127.0.0.1:{emu_server.port}"
             reporter.notice(f"emulator on {api_url}")
         provider = account.provider(api_url)
         server = CallbackServer(redis=redis, auth_token=account.token, public_url=public_url,
                                 provider=provider)
-        tasks.append(await _serve_task(server.app, sock))
+        callback_server = BackgroundServer(server.app, sock)
+        servers.append(callback_server)
+        await callback_server.start()
         reporter.notice(f"callbacks at {public_url}")
         dialer = Dialer(store=store, options=options, provider=provider,
                         pacer=Pacer(redis, account_sid=account.sid, cps=options.cps,
@@ -191,10 +191,12 @@ async def _dial_campaign(settings: Settings, request: RunRequest, reporter: Repo
         await asyncio.gather(*tasks, return_exceptions=True)
         if emulator is not None:
             await emulator.aclose()
+        for background in reversed(servers):
+            await background.stop()
         sock.close()
 
 
-async def _start_emulator(request: RunRequest, account: Account) -> tuple[Any, str, asyncio.Task]:
+async def _start_emulator(request: RunRequest, account: Account) -> tuple[Any, BackgroundServer]:
     from .emulator import Emulator, load_personas
 
     personas_path = request.personas
@@ -204,9 +206,9 @@ async def _start_emulator(request: RunRequest, account: Account) -> tuple[Any, s
     personas = load_personas(personas_path) if personas_path else {}
     emulator = Emulator(account_sid=account.sid, auth_token=account.token, personas=personas,
                         seed=request.sim_seed, speed=request.sim_speed)
-    sock = bind_socket("127.0.0.1", 0)
-    task = await _serve_task(emulator.app, sock)
-    return emulator, f"http://127.0.0.1:{sock.getsockname()[1]}", task
+    server = BackgroundServer(emulator.app, bind_socket("127.0.0.1", 0))
+    await server.start()
+    return emulator, server
 
 
 async def _monitor(store: CampaignStore, request: RunRequest, reporter: Reporter,
@@ -290,13 +292,12 @@ async def run_server(settings: Settings, *, host: str, port: int, provider: str 
         server = CallbackServer(redis=redis, auth_token=account.token, public_url=public_url,
                                 provider=account.provider())
         stop, hard = asyncio.Event(), asyncio.Event()
-        task = await _serve_task(server.app, sock)
+        background = BackgroundServer(server.app, sock)
+        await background.start()
         reporter.notice(f"callbacks at {public_url}")
         async with _signals(stop, hard):
             await stop.wait()
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        sock.close()
+        await background.stop()
     return EXIT_DONE
 
 

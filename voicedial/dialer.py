@@ -122,7 +122,7 @@ class Dialer:
             async for attempt in AsyncRetrying(
                     retry=retry_if_exception(_retryable),
                     stop=stop_after_attempt(self.create_attempts),
-                    wait=wait_exponential_jitter(initial=0.5, max=8), reraise=True):
+                    wait=wait_exponential_jitter(multiplier=0.5, max=8), reraise=True):
                 with attempt:
                     sid = await self.provider.place_call(request)
         except TelephonyError as exc:

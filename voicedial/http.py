@@ -9,12 +9,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import uvicorn
 from starlette.types import ASGIApp
 
-__all__ = ["bind_socket", "running_server", "serve"]
+__all__ = ["BackgroundServer", "bind_socket", "running_server", "serve"]
+
+_STOP_TIMEOUT_S = 5.0
 
 
 def bind_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
@@ -28,46 +30,70 @@ def bind_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
     return sock
 
 
-def _server(app: ASGIApp) -> uvicorn.Server:
-    config = uvicorn.Config(
-        app,
-        log_level="warning",
-        access_log=False,
-        lifespan="off",
-        timeout_keep_alive=30,
-        backlog=2048,
-    )
-    server = uvicorn.Server(config)
-    # The process owns signal handling (campaign runner), not each embedded server.
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-    return server
+class _Server(uvicorn.Server):
+    """uvicorn without its signal handling: the process (campaign runner, CLI) owns signals,
+    and several servers share one loop."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _server(app: ASGIApp) -> _Server:
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
+                            timeout_keep_alive=30, backlog=2048)
+    return _Server(config)
 
 
 async def serve(app: ASGIApp, sock: socket.socket) -> None:
-    """Serve `app` on `sock` until cancelled."""
+    """Serve `app` on `sock` until the task is cancelled (standalone commands)."""
     server = _server(app)
-    try:
-        await server.serve(sockets=[sock])
-    finally:
-        server.should_exit = True
+    await server.serve(sockets=[sock])
+
+
+class BackgroundServer:
+    """A server run as a task of the current loop, stopped gracefully (cancelling uvicorn's
+    serve task leaves it half shut down)."""
+
+    def __init__(self, app: ASGIApp, sock: socket.socket) -> None:
+        self.sock = sock
+        self.port: int = sock.getsockname()[1]
+        self._server = _server(app)
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Start serving; returns once the server accepts connections."""
+        self._task = asyncio.create_task(self._server.serve(sockets=[self.sock]))
+        while not self._server.started:
+            if self._task.done():
+                self._task.result()
+                raise RuntimeError("server stopped during start-up")
+            await asyncio.sleep(0.005)
+
+    async def stop(self) -> None:
+        """Finish in-flight requests and stop (bounded)."""
+        if self._task is None:
+            return
+        self._server.should_exit = True
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), _STOP_TIMEOUT_S)
+        except TimeoutError:
+            self._server.force_exit = True
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        finally:
+            self._task = None
+            self.sock.close()
 
 
 @contextlib.asynccontextmanager
 async def running_server(app: ASGIApp, host: str = "127.0.0.1",
                          port: int = 0) -> AsyncIterator[str]:
-    """Run `app` in a background task; yield its base URL (``http://host:port``)."""
-    sock = bind_socket(host, port)
-    actual_port = sock.getsockname()[1]
-    server = _server(app)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
+    """Run `app` in the background; yield its base URL (``http://host:port``)."""
+    server = BackgroundServer(app, bind_socket(host, port))
+    await server.start()
     try:
-        while not server.started:
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.005)
-        yield f"http://{host}:{actual_port}"
+        yield f"http://{host}:{server.port}"
     finally:
-        server.should_exit = True
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.wait_for(task, timeout=5)
-        sock.close()
+        await server.stop()

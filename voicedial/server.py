@@ -28,7 +28,7 @@ from .outcomes import FINAL_STATUSES, settle_call
 from .store import CampaignStore
 from .telephony import TwilioProvider
 
-__all__ = ["CallbackServer", "MAX_BODY_BYTES", "gather_url", "voice_urls"]
+__all__ = ["MAX_BODY_BYTES", "CallbackServer", "gather_url", "voice_urls"]
 
 log = logging.getLogger("voicedial.server")
 MAX_BODY_BYTES = 64 * 1024
