@@ -37,6 +37,8 @@ app.add_typer(campaign_app, name="campaign")
 
 err = Console(stderr=True)
 SIM_NOTICE = "No real calls are placed: provider is the Twilio emulator (sim)."
+EMULATED_NOTICE = ("No real calls are placed: VOICEDIAL_TWILIO_API_URL is on loopback "
+                   "(the emulator).")
 
 # -- options declared once ---------------------------------------------------------------------
 NameOpt = Annotated[str | None, typer.Option("--name", help="Campaign name (default: the CSV "
@@ -136,6 +138,8 @@ def campaign_run(
         reporter = _reporter(live)
         if account.sim:
             reporter.notice(SIM_NOTICE)
+        elif account.emulated:
+            reporter.notice(EMULATED_NOTICE)
         caller = from_number or settings.twilio_phone_number or ("+15005550006" if account.sim
                                                                   else None)
         if caller is None:
@@ -152,7 +156,7 @@ def campaign_run(
             cps=cps, max_concurrent=max_concurrent, max_attempts=max_attempts,
             retry_delay_s=_duration(retry_delay or ("5s" if account.sim else "1h"),
                                     "--retry-delay") or 0.0,
-            windows_enforced=not account.sim or bool(hours or days), region=region,
+            windows_enforced=not account.emulated or bool(hours or days), region=region,
             record=record, webhook_url=settings.webhook_url, org_name=settings.org_name,
             **window)
         request = RunRequest(csv=csv, options=options, dnc=dnc,

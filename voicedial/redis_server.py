@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from .errors import RedisUnavailable
 
@@ -54,7 +56,9 @@ def embedded_url(home: Path) -> str:
 def _alive(sock: Path) -> bool:
     if not sock.exists():
         return False
-    client = redis.Redis(unix_socket_path=str(sock), socket_timeout=1.0)
+    # No retries: this is a probe, and a dead socket should answer "no" at once.
+    client = redis.Redis(unix_socket_path=str(sock), socket_timeout=1.0,
+                         retry=Retry(NoBackoff(), 0))
     try:
         return bool(client.ping())
     except (redis.ConnectionError, redis.TimeoutError, OSError):
@@ -119,13 +123,21 @@ def _remove_stale(sock: Path, pid: Path) -> None:
     sock.unlink(missing_ok=True)
 
 
-def stop_embedded(home: Path) -> bool:
-    """Shut the embedded server down (used by tests and `voicedial doctor --stop`)."""
-    _, sock, _ = _paths(home)
-    if not _alive(sock):
+def stop_embedded(home: Path, *, timeout_s: float = 10.0) -> bool:
+    """Shut the embedded server down cleanly (SIGTERM: it syncs its AOF first) and wait."""
+    _, sock, pid = _paths(home)
+    if not _alive(sock) or not pid.exists():
         return False
-    client = redis.Redis(unix_socket_path=str(sock))
-    with contextlib.suppress(redis.ConnectionError):
-        client.shutdown(nosave=False)
-    client.close()
-    return True
+    try:
+        number = int(pid.read_text().strip())
+        os.kill(number, 15)
+    except (ValueError, OSError):
+        return False
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        # Redis removes its pid file as its last act (the process may linger as a zombie
+        # until its parent, init, reaps it).
+        if not pid.exists() and not _alive(sock):
+            return True
+        time.sleep(0.01)
+    return False

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 from collections.abc import AsyncIterator
+from urllib.parse import urlparse
 
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -51,6 +53,18 @@ class Account:
         self.api_url = api_url
         self.sim = sim
 
+    @property
+    def emulated(self) -> bool:
+        """True when no real call can be placed: the in-process emulator, or a Twilio API URL
+        on loopback (`voicedial sim`)."""
+        if self.sim:
+            return True
+        host = urlparse(self.api_url).hostname or ""
+        try:
+            return ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return host == "localhost"
+
     def provider(self, api_url: str | None = None) -> TwilioProvider:
         """A provider for this account (api_url overrides, for an emulator on a new port)."""
         return TwilioProvider(account_sid=self.sid, auth_token=self.token,
@@ -66,7 +80,6 @@ def account_for(settings: Settings, provider: str | None) -> Account:
         raise ConfigError(f"--provider {chosen!r}: use twilio or sim")
     if not settings.has_twilio:
         raise ConfigError("--provider twilio needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN")
-    assert settings.twilio_auth_token is not None and settings.twilio_account_sid is not None
-    return Account(sid=settings.twilio_account_sid,
-                   token=settings.twilio_auth_token.get_secret_value(),
+    sid, token = settings.twilio_account_sid or "", settings.twilio_auth_token
+    return Account(sid=sid, token=token.get_secret_value() if token else "",
                    api_url=settings.twilio_api_url, sim=False)
