@@ -97,7 +97,8 @@ async def voicedial(*args: str, env: dict[str, str], cwd: Path, timeout: float =
     except TimeoutError:
         proc.kill()
         out, err = await proc.communicate()
-        raise AssertionError(f"voicedial {args} timed out:\n{out.decode()}\n{err.decode()}")
+        detail = f"{out.decode()}\n{err.decode()}"
+        raise AssertionError(f"voicedial {args} timed out:\n{detail}") from None
     assert proc.returncode is not None
     return Proc(proc.returncode, out.decode(), err.decode())
 
