@@ -121,6 +121,10 @@ class Collector:
     def update(self, status: dict[str, Any]) -> None:
         self.last = status
 
+    def finished(self, status: dict[str, Any], exit_code: int) -> None:
+        self.last = status
+        self.exit_code = exit_code
+
 
 def json_lines(text: str) -> list[dict[str, Any]]:
     """Parse JSON log lines (skipping anything else)."""

@@ -127,6 +127,13 @@ async def test_malformed_and_oversized_requests(rig: Rig) -> None:
     assert await rig.store.counts() == {"dialling": 1}
 
 
-async def test_health(rig: Rig) -> None:
+async def test_health_and_campaign_metrics(rig: Rig) -> None:
     response = await rig.http.get(rig.url + "/health")
     assert response.status_code == 200 and response.json() == {"ok": True}
+    metrics = (await rig.http.get(rig.url + "/metrics")).text
+    assert 'voicedial_active_calls{campaign="srv"} 1.0' in metrics
+    assert 'voicedial_contacts_remaining{campaign="srv"} 1.0' in metrics
+    await rig.post(rig.query("status"), _status("busy", 3))
+    metrics = (await rig.http.get(rig.url + "/metrics")).text
+    assert 'voicedial_active_calls{campaign="srv"} 0.0' in metrics
+    assert 'voicedial_calls_finished_total{campaign="srv",disposition="busy"} 1.0' in metrics

@@ -25,6 +25,7 @@ from .errors import UsageError, VoicedialError
 from .http import BackgroundServer, bind_socket
 from .importer import ImportSummary, import_csv
 from .keys import ACTIVE_STATES
+from .metrics import Metrics
 from .options import CampaignOptions
 from .outbox import Outbox
 from .pacing import Pacer
@@ -56,6 +57,9 @@ class Reporter(Protocol):
 
     def update(self, status: dict[str, Any]) -> None:
         """A fresh status snapshot while dialling."""
+
+    def finished(self, status: dict[str, Any], exit_code: int) -> None:
+        """The run is over: the last snapshot and the exit code."""
 
 
 @dataclass
@@ -127,7 +131,7 @@ async def run_campaign(settings: Settings, request: RunRequest, reporter: Report
             progress=lambda s: reporter.imported(s, final=False))
         reporter.imported(summary, final=True)
         if request.dry_run:
-            reporter.update(await snapshot(redis, options.name))
+            reporter.notice(f"dry run: {summary.added} contact(s) would be added; nothing dialled")
             return EXIT_DONE
         await store.save_meta(options.model_dump(mode="json"))
         return await _dial_campaign(settings, request, reporter, redis, store, account, storage)
@@ -152,8 +156,9 @@ async def _dial_campaign(settings: Settings, request: RunRequest, reporter: Repo
             api_url = f"http://127.0.0.1:{emu_server.port}"
             reporter.notice(f"emulator on {api_url}")
         provider = account.provider(api_url)
+        metrics = Metrics()
         server = CallbackServer(redis=redis, auth_token=account.token, public_url=public_url,
-                                provider=provider)
+                                provider=provider, metrics=metrics)
         callback_server = BackgroundServer(server.app, sock)
         servers.append(callback_server)
         await callback_server.start()
@@ -161,7 +166,8 @@ async def _dial_campaign(settings: Settings, request: RunRequest, reporter: Repo
         dialer = Dialer(store=store, options=options, provider=provider,
                         pacer=Pacer(redis, account_sid=account.sid, cps=options.cps,
                                     burst=options.burst),
-                        public_url=public_url, worker_id=me, clock=request.clock)
+                        public_url=public_url, worker_id=me, clock=request.clock,
+                        metrics=metrics)
         outbox = Outbox(redis=redis, campaign=options.name, storage=storage, consumer=me)
         await outbox.ensure_group()
         await dialer.reconcile()
@@ -169,7 +175,8 @@ async def _dial_campaign(settings: Settings, request: RunRequest, reporter: Repo
             dial_task = asyncio.create_task(dialer.run(stop))
             outbox_task = asyncio.create_task(outbox.run(stop_outbox))
             tasks += [dial_task, outbox_task]
-            code = await _monitor(store, request, reporter, dialer, stop, hard_stop, provider)
+            code = await _monitor(store, request, reporter, dialer, stop,
+                                  [dial_task, outbox_task])
             stop.set()
             await dial_task
             await _wait_calls(store, hard_stop, provider, timeout_s=options.time_limit_s + 60)
@@ -183,8 +190,9 @@ async def _dial_campaign(settings: Settings, request: RunRequest, reporter: Repo
             raise dialer.fatal
         counts = await store.counts()
         remaining = sum(counts.get(s, 0) for s in ACTIVE_STATES)
-        reporter.update(await snapshot(redis, options.name))
-        return EXIT_DONE if remaining == 0 and code == EXIT_DONE else EXIT_WORK_LEFT
+        code = EXIT_DONE if remaining == 0 and code == EXIT_DONE else EXIT_WORK_LEFT
+        reporter.finished(await snapshot(redis, options.name), code)
+        return code
     finally:
         for task in tasks:
             task.cancel()
@@ -212,15 +220,21 @@ async def _start_emulator(request: RunRequest, account: Account) -> tuple[Any, B
 
 
 async def _monitor(store: CampaignStore, request: RunRequest, reporter: Reporter,
-                   dialer: Dialer, stop: asyncio.Event, hard_stop: asyncio.Event,
-                   provider: Any) -> int:
-    """Watch the campaign; decide when this run ends and with which exit code."""
+                   dialer: Dialer, stop: asyncio.Event, workers: list[asyncio.Task[Any]]
+                   ) -> int:
+    """Watch the campaign; decide when this run ends and with which exit code. A worker task
+    that dies ends the run at once with its error (a dialler without an outbox would pile up
+    undelivered profiles)."""
     loop = asyncio.get_running_loop()
     started = loop.time()
     last_reconcile = started
     last_report = 0.0
     while True:
         now = loop.time()
+        for task in workers:
+            if task.done() and not task.cancelled() and task.exception() is not None:
+                stop.set()
+                raise task.exception()  # type: ignore[misc]
         if now - last_report >= 0.25:
             reporter.update(await snapshot(store.redis, store.name))
             last_report = now
@@ -331,7 +345,8 @@ async def run_worker(settings: Settings, name: str, reporter: Reporter, *,
         async with _signals(stop, hard_stop):
             dial_task = asyncio.create_task(dialer.run(stop))
             outbox_task = asyncio.create_task(outbox.run(stop_outbox))
-            code = await _monitor(store, request, reporter, dialer, stop, hard_stop, provider)
+            code = await _monitor(store, request, reporter, dialer, stop,
+                                  [dial_task, outbox_task])
             stop.set()
             await dial_task
             await _wait_calls(store, hard_stop, provider, timeout_s=options.time_limit_s + 60)
@@ -340,4 +355,5 @@ async def run_worker(settings: Settings, name: str, reporter: Reporter, *,
             await outbox.drain(request.drain_s)
         if dialer.fatal is not None:
             raise dialer.fatal
+        reporter.finished(await snapshot(redis, name), code)
         return code

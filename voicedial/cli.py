@@ -321,6 +321,26 @@ def worker(
                                                                       "--max-duration"))))
 
 
+@app.command()
+def doctor(host: HostOpt = "127.0.0.1", port: PortOpt = 8765) -> None:
+    """Check Redis, Twilio credentials, the public URL, storage, the webhook and the OpenAI key;
+    say what is wrong and how to fix it. Exit 0 when nothing fails, 2 otherwise."""
+    from rich.table import Table
+
+    from .doctor import run_doctor
+
+    settings = _settings()
+    checks = _run(lambda: run_doctor(settings, host=host, port=port))
+    table = Table(show_header=True, header_style="bold")
+    for column in ("check", "", "detail", "how to fix"):
+        table.add_column(column)
+    marks = {"ok": "[green]ok[/]", "warn": "[yellow]warn[/]", "fail": "[red]FAIL[/]"}
+    for check in checks:
+        table.add_row(check.name, marks[check.status], check.detail, check.fix)
+    Console().print(table)
+    raise typer.Exit(2 if any(c.status == "fail" for c in checks) else 0)
+
+
 def main() -> None:
     """Console-script entry point: unexpected errors become one line and exit 1."""
     try:
@@ -328,7 +348,8 @@ def main() -> None:
     except SystemExit:
         raise
     except Exception as exc:
-        err.print(f"[red]unexpected error:[/] {type(exc).__name__}: {exc}", highlight=False)
+        err.print(f"[red]unexpected error:[/] {type(exc).__name__}: {exc}", highlight=False,
+                  soft_wrap=True)
         if "--debug" in sys.argv or __import__("os").environ.get("VOICEDIAL_DEBUG"):
             traceback.print_exc()
         sys.exit(1)

@@ -19,6 +19,7 @@ from tenacity import (
 )
 
 from .errors import TelephonyError
+from .metrics import Metrics
 from .options import CampaignOptions
 from .outcomes import settle_call
 from .pacing import Pacer
@@ -48,7 +49,7 @@ class Dialer:
     def __init__(self, *, store: CampaignStore, options: CampaignOptions,
                  provider: TwilioProvider, pacer: Pacer, public_url: str, worker_id: str,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-                 create_attempts: int = 4) -> None:
+                 create_attempts: int = 4, metrics: Metrics | None = None) -> None:
         self.store = store
         self.options = options
         self.provider = provider
@@ -57,6 +58,7 @@ class Dialer:
         self.worker_id = worker_id
         self.clock = clock
         self.create_attempts = create_attempts
+        self.metrics = metrics or Metrics()
         self.placed = 0
         self.fatal: FatalTelephonyError | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -124,13 +126,15 @@ class Dialer:
                     stop=stop_after_attempt(self.create_attempts),
                     wait=wait_exponential_jitter(multiplier=0.5, max=8), reraise=True):
                 with attempt:
-                    sid = await self.provider.place_call(request)
+                    placed = await self.provider.place_call(request)
         except TelephonyError as exc:
             await self._create_failed(contact_id, exc)
             return
         self.placed += 1
-        await asyncio.shield(self.store.record_dial(contact_id, sid,
-                                                    lease_ms=self.options.lease_ms))
+        self.metrics.calls_started.labels(self.options.name).inc()
+        await asyncio.shield(self.store.record_dial(contact_id, placed.sid,
+                                                    lease_ms=self.options.lease_ms,
+                                                    queue_time_ms=placed.queue_time_ms))
 
     async def _create_failed(self, contact_id: str, exc: TelephonyError) -> None:
         hashed = self.store.name, contact_id

@@ -90,9 +90,23 @@ class CampaignKeys:
         return f"{self.prefix}:outbox"
 
     @property
+    def retry(self) -> str:
+        """Sorted set: parked delivery id -> epoch ms of its next attempt."""
+        return f"{self.prefix}:retry"
+
+    @property
+    def deliveries(self) -> str:
+        """Hash: parked delivery id -> JSON of the event and its attempt so far."""
+        return f"{self.prefix}:deliveries"
+
+    @property
     def dead(self) -> str:
         """Hash: event id -> JSON of a dead-lettered delivery."""
         return f"{self.prefix}:dead"
+
+    def consumer(self, name: str) -> str:
+        """String with a TTL: an outbox consumer's heartbeat (absent: the consumer is dead)."""
+        return f"{self.prefix}:consumer:{name}"
 
     def contact(self, contact_id: str) -> str:
         """Hash: one contact (number, state, attempts, context ...)."""

@@ -29,5 +29,13 @@ class Metrics:
             buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0), registry=self.registry)
         self.deliveries = Counter("voicedial_deliveries_total", "Profile deliveries",
                                   ["result"], registry=self.registry)
+        # Gauges are campaign-wide truths read from Redis at scrape time, so every worker
+        # reports the same value however many run; counters are per process (sum them).
         self.active_calls = Gauge("voicedial_active_calls", "Calls holding a concurrency lease",
                                   ["campaign"], registry=self.registry)
+        self.outbox_pending = Gauge("voicedial_outbox_pending", "Profile events not yet handled",
+                                    ["campaign"], registry=self.registry)
+        self.pace = Gauge("voicedial_calls_per_second", "Calls placed per second, last 10 s",
+                          ["campaign"], registry=self.registry)
+        self.remaining = Gauge("voicedial_contacts_remaining", "Contacts not yet finished",
+                               ["campaign"], registry=self.registry)

@@ -25,6 +25,7 @@ from .interview import InterviewState, Reply, continue_interview, start_intervie
 from .metrics import Metrics
 from .options import CampaignOptions
 from .outcomes import FINAL_STATUSES, settle_call
+from .status import campaign_names, snapshot
 from .store import CampaignStore
 from .telephony import TwilioProvider
 
@@ -257,7 +258,13 @@ class CallbackServer:
         return JSONResponse({"ok": True})
 
     async def metrics_endpoint(self, request: Request) -> Response:
-        """Prometheus text exposition."""
+        """Prometheus text exposition; campaign gauges are refreshed from Redis first."""
+        for name in await campaign_names(self.redis):
+            status = await snapshot(self.redis, name)
+            self.metrics.active_calls.labels(name).set(status["concurrency"]["active"])
+            self.metrics.outbox_pending.labels(name).set(status["outbox"]["pending"])
+            self.metrics.pace.labels(name).set(status["pace"]["cps_10s"])
+            self.metrics.remaining.labels(name).set(status["remaining"])
         return Response(generate_latest(self.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 

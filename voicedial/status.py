@@ -13,9 +13,48 @@ from . import keys
 from .keys import ACTIVE_STATES, CampaignKeys
 from .outbox import outbox_pending
 
-__all__ = ["SCHEMA_VERSION", "campaign_names", "snapshot"]
+__all__ = ["SCHEMA_VERSION", "STATUS_SCHEMA", "campaign_names", "snapshot"]
 
 SCHEMA_VERSION = 1
+_SHOWN_CALLS = 8
+
+_COUNT = {"type": "integer", "minimum": 0}
+_MAYBE_INT = {"type": ["integer", "null"]}
+# The stable schema of `voicedial status --json` (one campaign; all campaigns is a list of
+# these). Fields may be added in a later version; none is removed or changes meaning.
+STATUS_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "voicedial campaign status",
+    "type": "object",
+    "required": ["schema_version", "campaign", "exists", "control", "states", "contacts",
+                 "remaining", "done", "calls_placed", "pace", "concurrency", "due_now",
+                 "next_due_at", "outbox", "recent", "in_progress", "queue_time_ms", "eta_s"],
+    "properties": {
+        "schema_version": {"const": SCHEMA_VERSION},
+        "campaign": {"type": "string"},
+        "exists": {"type": "boolean"},
+        "control": {"enum": ["running", "paused", "cancelled"]},
+        "provider": {"type": ["string", "null"]},
+        "states": {"type": "object", "additionalProperties": _COUNT},
+        "contacts": _COUNT, "remaining": _COUNT, "done": {"type": "boolean"},
+        "calls_placed": _COUNT,
+        "pace": {"type": "object", "required": ["target_cps", "cps_10s", "cps_60s"],
+                 "properties": {"target_cps": {"type": ["number", "null"]},
+                                "cps_10s": {"type": "number"}, "cps_60s": {"type": "number"}}},
+        "concurrency": {"type": "object", "required": ["active", "cap"],
+                        "properties": {"active": _COUNT, "cap": _MAYBE_INT}},
+        "due_now": _COUNT, "next_due_at": _MAYBE_INT,
+        "outbox": {"type": "object", "required": ["pending", "stored", "delivered", "dead"],
+                   "additionalProperties": _COUNT},
+        "recent": {"type": "array", "items": {"type": "object"}},
+        "in_progress": {"type": "array", "items": {
+            "type": "object", "required": ["contact", "state", "elapsed_s", "turns"],
+            "properties": {"contact": {"type": "string", "maxLength": 12},
+                           "state": {"type": "string"}, "elapsed_s": _COUNT, "turns": _COUNT}}},
+        "queue_time_ms": _MAYBE_INT,
+        "eta_s": _MAYBE_INT,
+    },
+}
 
 
 async def campaign_names(redis: Redis) -> list[str]:
@@ -42,7 +81,8 @@ async def snapshot(redis: Redis, name: str) -> dict[str, Any]:
     pipe.zcount(k.due, "-inf", now_ms)
     pipe.lrange(k.recent, 0, 9)
     pipe.hlen(k.dead)
-    meta, counts, stats, active, last10, last60, first_due, due_now, recent, dead = \
+    pipe.zrange(k.inflight, 0, _SHOWN_CALLS - 1)
+    meta, counts, stats, active, last10, last60, first_due, due_now, recent, dead, live = \
         await pipe.execute()
     meta_d = _decode(meta)
     options = json.loads(meta_d.get("options", "{}"))
@@ -50,6 +90,9 @@ async def snapshot(redis: Redis, name: str) -> dict[str, Any]:
     stats_d = {s: int(v) for s, v in _decode(stats).items()}
     pending = await outbox_pending(redis, k)
     remaining = sum(states.get(s, 0) for s in ACTIVE_STATES)
+    in_progress = await _in_progress(redis, k, [c.decode() for c in live], now_ms)
+    rate = last60 / 60 if last60 else float(options.get("cps") or 0)
+    dialable = remaining - states.get("waiting_window", 0)
     return {
         "schema_version": SCHEMA_VERSION,
         "campaign": name,
@@ -72,4 +115,31 @@ async def snapshot(redis: Redis, name: str) -> dict[str, Any]:
         "outbox": {"pending": pending, "stored": stats_d.get("profiles_stored", 0),
                    "delivered": stats_d.get("webhooks_delivered", 0), "dead": int(dead)},
         "recent": [json.loads(r) for r in recent],
+        "in_progress": in_progress,
+        "queue_time_ms": stats_d.get("queue_time_ms"),
+        "eta_s": round(dialable / rate) if rate > 0 and dialable > 0 else None,
     }
+
+
+async def _in_progress(redis: Redis, k: CampaignKeys, ids: list[str],
+                       now_ms: int) -> list[dict[str, Any]]:
+    """The first few calls holding a lease: hashed contact, state, elapsed time, turns."""
+    if not ids:
+        return []
+    pipe = redis.pipeline(transaction=False)
+    for cid in ids:
+        pipe.hmget(k.contact(cid), "phone_hash", "state", "last_call_sid", "claimed_at")
+    contacts = await pipe.execute()
+    pipe = redis.pipeline(transaction=False)
+    for row in contacts:
+        sid = row[2].decode() if row[2] else "-"
+        pipe.hmget(k.call(sid), "answered_at", "turn")
+    calls = await pipe.execute()
+    out = []
+    for row, call in zip(contacts, calls, strict=True):
+        started = int(call[0] or row[3] or now_ms)
+        out.append({"contact": (row[0] or b"").decode()[:12],
+                    "state": (row[1] or b"").decode(),
+                    "elapsed_s": max(0, round((now_ms - started) / 1000)),
+                    "turns": max(0, int(call[1] or 1) - 1)})
+    return out

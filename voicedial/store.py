@@ -120,12 +120,14 @@ class CampaignStore:
             args=[self.keys.contact_prefix, contact_id, "" if due_ms is None else due_ms,
                   state, reason, "0" if placed else "1"])
 
-    async def record_dial(self, contact_id: str, call_sid: str, *, lease_ms: int) -> None:
+    async def record_dial(self, contact_id: str, call_sid: str, *, lease_ms: int,
+                          queue_time_ms: int | None = None) -> None:
         """Remember a placed call (its callbacks may already have arrived; see dialled.lua)."""
         await self.scripts.dialled(
             keys=[self.keys.call(call_sid), self.keys.contact(contact_id), self.keys.inflight,
                   self.keys.stats, self.keys.dials],
-            args=[call_sid, contact_id, lease_ms])
+            args=[call_sid, contact_id, lease_ms,
+                  "" if queue_time_ms is None else queue_time_ms])
 
     async def expired_leases(self) -> list[str]:
         """Contacts whose call lease ran out: their worker died or a callback was lost."""

@@ -38,6 +38,14 @@ class CallRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class PlacedCall:
+    """A call Twilio accepted: its sid and how long Twilio expects to queue it (CPS limit)."""
+
+    sid: str
+    queue_time_ms: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class CallState:
     """What a fetch of a call resource tells."""
 
@@ -71,8 +79,8 @@ class TwilioProvider:
             except OSError as exc:  # connection refused, reset, DNS
                 raise TelephonyError(f"twilio unreachable: {exc}", retryable=True) from exc
 
-    async def place_call(self, req: CallRequest) -> str:
-        """Create the call; returns its CallSid."""
+    async def place_call(self, req: CallRequest) -> PlacedCall:
+        """Create the call; returns its CallSid and Twilio's queue time."""
         call = await self._run(
             self._client.calls.create,
             to=req.to,
@@ -90,7 +98,9 @@ class TwilioProvider:
             time_limit=req.time_limit_s,
             record=req.record,
         )
-        return str(call.sid)
+        queue = getattr(call, "queue_time", None)
+        return PlacedCall(sid=str(call.sid),
+                          queue_time_ms=int(queue) if str(queue or "").isdigit() else None)
 
     async def fetch(self, call_sid: str) -> CallState:
         """The call's current status (used to reconcile after a crash)."""
@@ -98,6 +108,11 @@ class TwilioProvider:
         duration = int(call.duration) if call.duration not in (None, "") else None
         return CallState(sid=call_sid, status=str(call.status), duration=duration,
                          answered_by=call.answered_by)
+
+    async def account_status(self) -> str:
+        """The account's status ('active', 'suspended' ...): a cheap check of credentials."""
+        account = await self._run(self._client.api.v2010.accounts(self.account_sid).fetch)
+        return str(account.status)
 
     async def hangup(self, call_sid: str) -> None:
         """End a live call (or cancel one still ringing)."""

@@ -97,6 +97,7 @@ class Emulator:
         self._base_url = ""
         prefix = "/2010-04-01/Accounts/{account}"
         self.app = Starlette(routes=[
+            Route(prefix + ".json", self._account, methods=["GET"]),
             Route(prefix + "/Calls.json", self._create, methods=["POST"]),
             Route(prefix + "/Calls/{call_sid}.json", self._fetch, methods=["GET"]),
             Route(prefix + "/Calls/{call_sid}.json", self._update, methods=["POST"]),
@@ -169,6 +170,14 @@ class Emulator:
             return twilio_error(404, 20404, f"The requested resource {request.url.path} "
                                 "was not found")
         return call
+
+    async def _account(self, request: Request) -> Response:
+        """The account resource (what `voicedial doctor` fetches to check credentials)."""
+        if (denied := self._auth_error(request)) is not None:
+            return denied
+        return JSONResponse({"sid": self.account_sid, "friendly_name": "voicedial emulator",
+                             "status": "active", "type": "Full",
+                             "uri": f"/{API_VERSION}/Accounts/{self.account_sid}.json"})
 
     async def _create(self, request: Request) -> Response:
         if (denied := self._auth_error(request)) is not None:
