@@ -29,6 +29,7 @@ from .metrics import Metrics
 from .options import CampaignOptions
 from .outbox import Outbox
 from .pacing import Pacer
+from .reconcile import Reconciler
 from .runtime import Account, account_for, open_redis
 from .server import CallbackServer
 from .settings import Settings
@@ -44,6 +45,7 @@ EXIT_DONE = 0
 EXIT_WORK_LEFT = 75
 _MONITOR_S = 0.1
 _RECONCILE_S = 5.0
+_HEARTBEAT_S = 2.0
 
 
 class Reporter(Protocol):
@@ -170,16 +172,19 @@ async def _dial_campaign(settings: Settings, request: RunRequest, reporter: Repo
                         metrics=metrics)
         outbox = Outbox(redis=redis, campaign=options.name, storage=storage, consumer=me)
         await outbox.ensure_group()
-        await dialer.reconcile()
+        reconciler = Reconciler(store=store, options=options, provider=provider, worker_id=me)
+        await reconciler.heartbeat()
+        await reconciler.run_once()
         async with _signals(stop, hard_stop):
             dial_task = asyncio.create_task(dialer.run(stop))
             outbox_task = asyncio.create_task(outbox.run(stop_outbox))
             tasks += [dial_task, outbox_task]
-            code = await _monitor(store, request, reporter, dialer, stop,
+            code = await _monitor(store, request, reporter, dialer, reconciler, stop,
                                   [dial_task, outbox_task])
             stop.set()
             await dial_task
-            await _wait_calls(store, hard_stop, provider, timeout_s=options.time_limit_s + 60)
+            await _wait_calls(store, hard_stop, provider, reconciler,
+                              timeout_s=options.time_limit_s + 60)
             stop_outbox.set()
             await outbox_task
             left = await outbox.drain(request.drain_s)
@@ -220,17 +225,20 @@ async def _start_emulator(request: RunRequest, account: Account) -> tuple[Any, B
 
 
 async def _monitor(store: CampaignStore, request: RunRequest, reporter: Reporter,
-                   dialer: Dialer, stop: asyncio.Event, workers: list[asyncio.Task[Any]]
-                   ) -> int:
+                   dialer: Dialer, reconciler: Reconciler, stop: asyncio.Event,
+                   workers: list[asyncio.Task[Any]]) -> int:
     """Watch the campaign; decide when this run ends and with which exit code. A worker task
     that dies ends the run at once with its error (a dialler without an outbox would pile up
     undelivered profiles)."""
     loop = asyncio.get_running_loop()
     started = loop.time()
-    last_reconcile = started
+    last_reconcile = last_beat = started
     last_report = 0.0
     while True:
         now = loop.time()
+        if now - last_beat >= _HEARTBEAT_S:
+            await reconciler.heartbeat()
+            last_beat = now
         for task in workers:
             if task.done() and not task.cancelled() and task.exception() is not None:
                 stop.set()
@@ -246,7 +254,7 @@ async def _monitor(store: CampaignStore, request: RunRequest, reporter: Reporter
             reporter.notice("--max-duration reached: no new calls")
             return EXIT_WORK_LEFT
         if now - last_reconcile >= _RECONCILE_S:
-            await dialer.reconcile()
+            await reconciler.run_once()
             last_reconcile = now
         counts = await store.counts()
         remaining = sum(counts.get(s, 0) for s in ACTIVE_STATES)
@@ -266,13 +274,17 @@ async def _monitor(store: CampaignStore, request: RunRequest, reporter: Reporter
             await asyncio.wait_for(stop.wait(), _MONITOR_S)
 
 
-async def _wait_calls(store: CampaignStore, hard_stop: asyncio.Event, provider: Any, *,
-                      timeout_s: float) -> None:
+async def _wait_calls(store: CampaignStore, hard_stop: asyncio.Event, provider: Any,
+                      reconciler: Reconciler, *, timeout_s: float) -> None:
     """Let calls in progress finish; on a second interrupt, hang them up."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
     hung_up = False
+    last_beat = loop.time()
     while loop.time() < deadline:
+        if loop.time() - last_beat >= _HEARTBEAT_S:
+            await reconciler.heartbeat()
+            last_beat = loop.time()
         counts = await store.counts()
         if counts.get("dialling", 0) + counts.get("in_call", 0) == 0:
             return
@@ -340,16 +352,19 @@ async def run_worker(settings: Settings, name: str, reporter: Reporter, *,
                         public_url=settings.public_url, worker_id=me)
         outbox = Outbox(redis=redis, campaign=name, storage=storage, consumer=me)
         await outbox.ensure_group()
+        reconciler = Reconciler(store=store, options=options, provider=provider, worker_id=me)
+        await reconciler.heartbeat()
         request = RunRequest(csv=Path("-"), options=options, max_duration_s=max_duration_s)
         stop, hard_stop, stop_outbox = asyncio.Event(), asyncio.Event(), asyncio.Event()
         async with _signals(stop, hard_stop):
             dial_task = asyncio.create_task(dialer.run(stop))
             outbox_task = asyncio.create_task(outbox.run(stop_outbox))
-            code = await _monitor(store, request, reporter, dialer, stop,
+            code = await _monitor(store, request, reporter, dialer, reconciler, stop,
                                   [dial_task, outbox_task])
             stop.set()
             await dial_task
-            await _wait_calls(store, hard_stop, provider, timeout_s=options.time_limit_s + 60)
+            await _wait_calls(store, hard_stop, provider, reconciler,
+                              timeout_s=options.time_limit_s + 60)
             stop_outbox.set()
             await outbox_task
             await outbox.drain(request.drain_s)

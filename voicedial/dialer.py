@@ -21,7 +21,6 @@ from tenacity import (
 from .errors import TelephonyError
 from .metrics import Metrics
 from .options import CampaignOptions
-from .outcomes import settle_call
 from .pacing import Pacer
 from .server import voice_urls
 from .store import CampaignStore
@@ -157,35 +156,3 @@ class Dialer:
         log.warning("contact %s/%s: call refused: %s", *hashed, exc)
         await self.store.release(contact_id, state="failed", due_ms=None,
                                  reason=str(exc)[:200], placed=True)
-
-    async def reconcile(self) -> int:
-        """Settle calls whose lease ran out (a worker died, a callback was lost): fetch each
-        from Twilio and settle it if it ended, else extend its lease. Returns how many."""
-        settled = 0
-        for contact_id in await self.store.expired_leases():
-            contact = await self.store.contact(contact_id)
-            sid = contact.get("last_call_sid")
-            state = contact.get("state")
-            if state not in ("dialling", "in_call"):
-                await self.store.redis.zrem(self.store.keys.inflight, contact_id)
-                continue
-            if not sid or (await self.store.call(sid)).get("final") == "1":
-                # Died between claim and create: Twilio holds no call we know of.
-                await self.store.release(contact_id, state="pending",
-                                         due_ms=int(time.time() * 1000), reason="lease expired")
-                settled += 1
-                continue
-            try:
-                remote = await self.provider.fetch(sid)
-            except TelephonyError as exc:
-                log.warning("cannot reconcile call of contact %s: %s", contact_id, exc)
-                continue
-            if remote.status in ("completed", "busy", "no-answer", "failed", "canceled"):
-                await settle_call(self.store, self.options, call_sid=sid, contact_id=contact_id,
-                                  call_status=remote.status, duration_s=remote.duration,
-                                  answered_by=remote.answered_by)
-                settled += 1
-            else:  # still ringing or talking: never overlap it
-                await self.store.redis.zadd(self.store.keys.inflight, {
-                    contact_id: int(time.time() * 1000) + self.options.lease_ms})
-        return settled

@@ -104,6 +104,10 @@ class CampaignKeys:
         """Hash: event id -> JSON of a dead-lettered delivery."""
         return f"{self.prefix}:dead"
 
+    def worker(self, name: str) -> str:
+        """String with a TTL: a dialling worker's heartbeat (absent: the worker is gone)."""
+        return f"{self.prefix}:worker:{name}"
+
     def consumer(self, name: str) -> str:
         """String with a TTL: an outbox consumer's heartbeat (absent: the consumer is dead)."""
         return f"{self.prefix}:consumer:{name}"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from datetime import datetime
 
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
@@ -108,6 +109,21 @@ class TwilioProvider:
         duration = int(call.duration) if call.duration not in (None, "") else None
         return CallState(sid=call_sid, status=str(call.status), duration=duration,
                          answered_by=call.answered_by)
+
+    async def calls_to(self, to: str, *, since: datetime) -> list[CallState]:
+        """Calls to `to` created at or after `since` (to learn the fate of a call whose create
+        may have gone out just before a worker died)."""
+        calls = await self._run(self._client.calls.list, to=to, start_time_after=since,
+                                limit=50)
+        out = []
+        for call in calls:
+            created = call.date_created
+            if created is not None and created < since:
+                continue
+            duration = int(call.duration) if call.duration not in (None, "") else None
+            out.append(CallState(sid=str(call.sid), status=str(call.status), duration=duration,
+                                 answered_by=call.answered_by))
+        return out
 
     async def account_status(self) -> str:
         """The account's status ('active', 'suspended' ...): a cheap check of credentials."""

@@ -17,6 +17,7 @@ import struct
 import time
 import wave
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -99,6 +100,7 @@ class Emulator:
         self.app = Starlette(routes=[
             Route(prefix + ".json", self._account, methods=["GET"]),
             Route(prefix + "/Calls.json", self._create, methods=["POST"]),
+            Route(prefix + "/Calls.json", self._list, methods=["GET"]),
             Route(prefix + "/Calls/{call_sid}.json", self._fetch, methods=["GET"]),
             Route(prefix + "/Calls/{call_sid}.json", self._update, methods=["POST"]),
             Route(prefix + "/Recordings/{recording_sid}.wav", self._recording, methods=["GET"]),
@@ -178,6 +180,26 @@ class Emulator:
         return JSONResponse({"sid": self.account_sid, "friendly_name": "voicedial emulator",
                              "status": "active", "type": "Full",
                              "uri": f"/{API_VERSION}/Accounts/{self.account_sid}.json"})
+
+    async def _list(self, request: Request) -> Response:
+        """Calls, newest first, filtered by To and StartTime>= (a date or a date-time)."""
+        if (denied := self._auth_error(request)) is not None:
+            return denied
+        to = request.query_params.get("To")
+        since_raw = request.query_params.get("StartTime>") or ""
+        since = 0.0
+        if since_raw:
+            try:
+                parsed = datetime.fromisoformat(since_raw.replace("Z", "+00:00"))
+            except ValueError:
+                return twilio_error(400, 20001, f"Invalid StartTime> {since_raw!r}")
+            since = (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
+        calls = [c.resource() for c in reversed(self.calls.values())
+                 if (to is None or c.to == to) and c.created_at >= since]
+        uri = request.url.path
+        return JSONResponse({"calls": calls[:1000], "first_page_uri": uri, "next_page_uri": None,
+                             "previous_page_uri": None, "page": 0, "page_size": 1000,
+                             "start": 0, "end": max(0, len(calls) - 1), "uri": uri})
 
     async def _create(self, request: Request) -> Response:
         if (denied := self._auth_error(request)) is not None:
