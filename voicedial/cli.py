@@ -16,6 +16,7 @@ from rich.console import Console
 
 from .campaign import RunRequest, run_campaign, run_server, run_worker
 from .errors import UsageError, VoicedialError
+from .logs import configure_logging
 from .options import CampaignOptions
 from .runtime import account_for, open_redis
 from .settings import Settings, load_settings
@@ -82,7 +83,9 @@ def _settings(**overrides: Any) -> Settings:
 
 def _reporter(live: bool) -> LiveReporter | LogReporter:
     console = Console()
-    if live and console.is_terminal:
+    interactive = live and console.is_terminal
+    configure_logging(json_lines=not interactive)
+    if interactive:
         return LiveReporter(console)
     return LogReporter()
 
@@ -101,7 +104,7 @@ def campaign_run(
     max_attempts: Annotated[int, typer.Option(help="Calls per contact at most.")] = 3,
     retry_delay: Annotated[str | None, typer.Option(
         help="Wait before retrying no-answer/busy/failed/voicemail, doubling each time "
-             "(default 1h; 5s with the emulator).")] = None,
+             "(default 1h; 2s with the emulator).")] = None,
     hours: Annotated[str | None, typer.Option(
         help="Local calling hours, e.g. 09:00-20:00 (never outside 08:00-21:00).")] = None,
     days: Annotated[str | None, typer.Option(help="Local calling days, e.g. mon-fri.")] = None,
@@ -154,7 +157,7 @@ def campaign_run(
             provider="sim" if account.sim else "twilio",
             agent=agent or ("openai" if settings.openai_api_key else "scripted"),
             cps=cps, max_concurrent=max_concurrent, max_attempts=max_attempts,
-            retry_delay_s=_duration(retry_delay or ("5s" if account.sim else "1h"),
+            retry_delay_s=_duration(retry_delay or ("2s" if account.sim else "1h"),
                                     "--retry-delay") or 0.0,
             windows_enforced=not account.emulated or bool(hours or days), region=region,
             record=record, webhook_url=settings.webhook_url, org_name=settings.org_name,
