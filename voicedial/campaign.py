@@ -36,6 +36,7 @@ from .settings import Settings
 from .status import snapshot
 from .storage import Storage, open_storage
 from .store import CampaignStore
+from .telephony import TwilioProvider
 
 __all__ = ["EXIT_DONE", "EXIT_WORK_LEFT", "Reporter", "RunRequest", "run_campaign",
            "run_server", "run_worker"]
@@ -143,11 +144,9 @@ async def _dial_campaign(settings: Settings, request: RunRequest, reporter: Repo
                          redis: Redis, store: CampaignStore, account: Account,
                          storage: Storage) -> int:
     options = request.options
-    stop, hard_stop, stop_outbox = asyncio.Event(), asyncio.Event(), asyncio.Event()
     me = worker_id()
     sock = bind_socket(request.host, request.port)
     public_url = settings.public_url or f"http://{request.host}:{sock.getsockname()[1]}"
-    tasks: list[asyncio.Task[Any]] = []
     servers: list[BackgroundServer] = []
     emulator = None
     api_url = None
@@ -165,48 +164,60 @@ async def _dial_campaign(settings: Settings, request: RunRequest, reporter: Repo
         servers.append(callback_server)
         await callback_server.start()
         reporter.notice(f"callbacks at {public_url}")
-        dialer = Dialer(store=store, options=options, provider=provider,
-                        pacer=Pacer(redis, account_sid=account.sid, cps=options.cps,
-                                    burst=options.burst),
-                        public_url=public_url, worker_id=me, clock=request.clock,
-                        metrics=metrics)
-        outbox = Outbox(redis=redis, campaign=options.name, storage=storage, consumer=me)
-        await outbox.ensure_group()
-        reconciler = Reconciler(store=store, options=options, provider=provider, worker_id=me)
-        await reconciler.heartbeat()
-        await reconciler.run_once()
-        async with _signals(stop, hard_stop):
-            dial_task = asyncio.create_task(dialer.run(stop))
-            outbox_task = asyncio.create_task(outbox.run(stop_outbox))
-            tasks += [dial_task, outbox_task]
-            code = await _monitor(store, request, reporter, dialer, reconciler, stop,
-                                  [dial_task, outbox_task])
-            stop.set()
-            await dial_task
-            await _wait_calls(store, hard_stop, provider, reconciler,
-                              timeout_s=options.time_limit_s + 60)
-            stop_outbox.set()
-            await outbox_task
-            left = await outbox.drain(request.drain_s)
-            if left:
-                reporter.notice(f"{left} profile event(s) still pending: the next run, a worker "
-                                "or replay-outbox delivers them")
-        if dialer.fatal is not None:
-            raise dialer.fatal
-        counts = await store.counts()
-        remaining = sum(counts.get(s, 0) for s in ACTIVE_STATES)
-        code = EXIT_DONE if remaining == 0 and code == EXIT_DONE else EXIT_WORK_LEFT
+        code = await _session(settings, request, reporter, store, provider, storage,
+                              public_url=public_url, worker=me, metrics=metrics)
         reporter.finished(await snapshot(redis, options.name), code)
         return code
     finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
         if emulator is not None:
             await emulator.aclose()
         for background in reversed(servers):
             await background.stop()
         sock.close()
+
+
+async def _session(settings: Settings, request: RunRequest, reporter: Reporter,
+                   store: CampaignStore, provider: TwilioProvider, storage: Storage, *,
+                   public_url: str, worker: str, metrics: Metrics) -> int:
+    """One worker's dialling: the dial loop and the outbox loop as tasks, the monitor deciding
+    when to stop, then letting calls finish and draining the outbox (bounded)."""
+    options = request.options
+    stop, hard_stop, stop_outbox = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    dialer = Dialer(store=store, options=options, provider=provider,
+                    pacer=Pacer(store.redis, account_sid=options.account_sid, cps=options.cps,
+                                burst=options.burst),
+                    public_url=public_url, worker_id=worker, clock=request.clock,
+                    metrics=metrics)
+    outbox = Outbox(redis=store.redis, campaign=options.name, storage=storage, consumer=worker)
+    await outbox.ensure_group()
+    reconciler = Reconciler(store=store, options=options, provider=provider, worker_id=worker)
+    await reconciler.heartbeat()
+    await reconciler.run_once()
+    tasks: list[asyncio.Task[Any]] = []
+    try:
+        async with _signals(stop, hard_stop):
+            tasks = [asyncio.create_task(dialer.run(stop)),
+                     asyncio.create_task(outbox.run(stop_outbox))]
+            code = await _monitor(store, request, reporter, dialer, reconciler, stop, tasks)
+            stop.set()
+            await tasks[0]
+            await _wait_calls(store, hard_stop, provider, reconciler,
+                              timeout_s=options.time_limit_s + 60)
+            stop_outbox.set()
+            await tasks[1]
+            left = await outbox.drain(request.drain_s)
+            if left:
+                reporter.notice(f"{left} profile event(s) still pending: the next run, a worker "
+                                "or replay-outbox delivers them")
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    if dialer.fatal is not None:
+        raise dialer.fatal
+    counts = await store.counts()
+    remaining = sum(counts.get(s, 0) for s in ACTIVE_STATES)
+    return EXIT_DONE if remaining == 0 and code == EXIT_DONE else EXIT_WORK_LEFT
 
 
 async def _start_emulator(request: RunRequest, account: Account) -> tuple[Any, BackgroundServer]:
@@ -344,31 +355,9 @@ async def run_worker(settings: Settings, name: str, reporter: Reporter, *,
             raise UsageError("voicedial worker needs VOICEDIAL_PUBLIC_URL (the campaign's "
                              "callback server)")
         storage = open_storage(settings.storage_url, endpoint_url=settings.s3_endpoint_url)
-        provider = account.provider()
-        me = worker_id()
-        dialer = Dialer(store=store, options=options, provider=provider,
-                        pacer=Pacer(redis, account_sid=account.sid, cps=options.cps,
-                                    burst=options.burst),
-                        public_url=settings.public_url, worker_id=me)
-        outbox = Outbox(redis=redis, campaign=name, storage=storage, consumer=me)
-        await outbox.ensure_group()
-        reconciler = Reconciler(store=store, options=options, provider=provider, worker_id=me)
-        await reconciler.heartbeat()
         request = RunRequest(csv=Path("-"), options=options, max_duration_s=max_duration_s)
-        stop, hard_stop, stop_outbox = asyncio.Event(), asyncio.Event(), asyncio.Event()
-        async with _signals(stop, hard_stop):
-            dial_task = asyncio.create_task(dialer.run(stop))
-            outbox_task = asyncio.create_task(outbox.run(stop_outbox))
-            code = await _monitor(store, request, reporter, dialer, reconciler, stop,
-                                  [dial_task, outbox_task])
-            stop.set()
-            await dial_task
-            await _wait_calls(store, hard_stop, provider, reconciler,
-                              timeout_s=options.time_limit_s + 60)
-            stop_outbox.set()
-            await outbox_task
-            await outbox.drain(request.drain_s)
-        if dialer.fatal is not None:
-            raise dialer.fatal
+        code = await _session(settings, request, reporter, store, account.provider(), storage,
+                              public_url=settings.public_url, worker=worker_id(),
+                              metrics=Metrics())
         reporter.finished(await snapshot(redis, name), code)
         return code
