@@ -22,14 +22,16 @@ from pathlib import Path
 from types import TracebackType
 from typing import TextIO
 
+import numpy as np
 import pandas as pd
 
 from voicedial.errors import InputFileError, UsageError
+from voicedial.fastpath import UNDECIDED, VALID, classify
 from voicedial.phones import (
     analyse,
     contact_id_for,
     normalise,
-    phone_hash,
+    phone_hasher,
     valid_region,
     valid_timezone,
 )
@@ -136,7 +138,7 @@ def _batches(
     dnc: Container[str],
     chunk_rows: int,
 ) -> Iterator[ImportBatch]:
-    seen: dict[str, int] = {}  # E.164 -> the row that first had it, across the whole file
+    seen = _Seen()  # every accepted number of the file so far, and the row that had it
     next_row = 1
     skipped: dict[int, str] = {}  # rows the CSV parser dropped, not yet numbered past
     for chunk, bad in _chunks(path, layout, chunk_rows):
@@ -224,25 +226,39 @@ def _process(
     region: str,
     hash_key: bytes,
     dnc: Container[str],
-    seen: dict[str, int],
+    seen: _Seen,
 ) -> ImportBatch:
     def column(index: int | None) -> list[str]:
         if index is None:
             return [""] * len(chunk)
         return chunk[f"c{index}"].str.strip().tolist()
 
-    raw_phones = column(layout.phone)
-    # Parse each distinct string once: lists repeat numbers, and parsing is the costly part.
-    parsed = {raw: analyse(raw, region) for raw in set(raw_phones) if raw}
+    phone_series = (chunk[f"c{layout.phone}"].str.strip() if layout.phone is not None
+                    else pd.Series([""] * len(chunk), dtype="str"))
+    raw_phones = phone_series.tolist()
+    parsed = _analyse_column(phone_series, raw_phones, region)
     external_ids = column(layout.external_id)
     names = column(layout.name)
     zone_names = column(layout.timezone)
     webhooks = column(layout.webhook_url)
     context_columns = [(key, column(index)) for index, key in layout.context.items()]
 
+    # Duplicates, judged column-wise: the rows that survive the number and DNC checks.
+    candidates = [i for i, result in enumerate(parsed)
+                  if result is not None and result[0] not in dnc]
+    row_numbers = np.asarray(rows, dtype=np.int64)
+    first_rows = np.zeros(len(rows), dtype=np.int64)
+    if candidates:
+        keys = np.fromiter((int(parsed[i][0][1:]) for i in candidates),  # type: ignore[index]
+                           dtype=np.int64, count=len(candidates))
+        picked = np.asarray(candidates, dtype=np.int64)
+        first_rows[picked] = seen.first_rows(keys, row_numbers[picked])
+    duplicate_of = first_rows.tolist()
+
     contacts: list[Contact] = []
     rejects: list[Reject] = []
     bad_timezones = 0
+    hasher = phone_hasher(hash_key)
     for i, (row, raw) in enumerate(zip(rows, raw_phones, strict=True)):
         if not raw:
             if any(values[i] for _, values in context_columns) or any(
@@ -250,7 +266,7 @@ def _process(
             ):
                 rejects.append(Reject(row, raw, "missing number"))
             continue  # an entirely blank row is no one; it is skipped without a word
-        result = parsed[raw]
+        result = parsed[i]
         if result is None:
             rejects.append(Reject(row, raw, "invalid number"))
             continue
@@ -258,18 +274,17 @@ def _process(
         if e164 in dnc:
             rejects.append(Reject(row, raw, "do not call"))
             continue
-        first = seen.get(e164)
-        if first is not None:
+        first = duplicate_of[i]
+        if first:
             rejects.append(Reject(row, raw, f"duplicate of row {first}"))
             continue
-        seen[e164] = row
         zone = zone_names[i]
         if zone and valid_timezone(zone):
             zones: tuple[str, ...] = (zone,)
         else:
             bad_timezones += bool(zone)
             zones = number_zones
-        digest = phone_hash(e164, hash_key)
+        digest = hasher(e164)
         contacts.append(Contact(
             contact_id=contact_id_for(digest),
             e164=e164,
@@ -282,6 +297,63 @@ def _process(
             row=row,
         ))
     return ImportBatch(contacts, rejects, rows_read=len(rows), bad_timezones=bad_timezones)
+
+
+class _Seen:
+    """The numbers accepted so far in one file, for duplicate checks across chunks.
+
+    Kept as two sorted int64 arrays (an E.164 number's digits, and the row that first had it):
+    16 bytes a number, where a dict of strings costs over 150, so a million-row list stays lean.
+    """
+
+    def __init__(self) -> None:
+        self.keys = np.empty(0, dtype=np.int64)
+        self.rows = np.empty(0, dtype=np.int64)
+
+    def first_rows(self, keys: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """For each (key, row) in file order: the earlier row that had the key, else 0; the
+        keys not seen before are remembered with their first row."""
+        uniq, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+        first_in_chunk = rows[first]
+        pos = np.minimum(np.searchsorted(self.keys, uniq), max(len(self.keys) - 1, 0))
+        if len(self.keys):
+            known = self.keys[pos] == uniq
+            earlier = np.where(known, self.rows[pos], 0)
+        else:
+            known = np.zeros(len(uniq), dtype=bool)
+            earlier = np.zeros(len(uniq), dtype=np.int64)
+        chunk_first = first_in_chunk[inverse]
+        result = np.where(earlier[inverse] > 0, earlier[inverse],
+                          np.where(chunk_first != rows, chunk_first, 0))
+        fresh = ~known
+        if fresh.any():
+            merged_keys = np.concatenate([self.keys, uniq[fresh]])
+            merged_rows = np.concatenate([self.rows, first_in_chunk[fresh]])
+            order = np.argsort(merged_keys, kind="stable")
+            self.keys, self.rows = merged_keys[order], merged_rows[order]
+        return result
+
+
+def _analyse_column(phones: pd.Series, raw_phones: list[str], region: str
+                    ) -> list[tuple[str, tuple[str, ...]] | None]:
+    """`analyse` for every row: the NANP fast path where it decides, phonenumbers elsewhere.
+
+    phonenumbers parses each distinct leftover string once (lists repeat numbers).
+    """
+    fast = classify(phones, region)
+    zones = fast.zones
+    out: list[tuple[str, tuple[str, ...]] | None] = [None] * len(raw_phones)
+    for i in np.flatnonzero(fast.status == VALID).tolist():
+        out[i] = (f"+1{fast.national[i]}", zones[fast.zone_index[i]])
+    undecided = np.flatnonzero(fast.status == UNDECIDED).tolist()
+    slow: dict[str, tuple[str, tuple[str, ...]] | None] = {}
+    for i in undecided:
+        raw = raw_phones[i]
+        if raw:
+            if raw not in slow:
+                slow[raw] = analyse(raw, region)
+            out[i] = slow[raw]
+    return out
 
 
 def load_dnc(path: str | Path, *, region: str = "US") -> set[str]:

@@ -1,0 +1,1 @@
+"""voicedial's benchmarks: `python benchmarks/run.py [NAME ...]` (see README.md)."""

@@ -1,0 +1,212 @@
+"""P2, P3, P5: campaigns run in this process against the emulator (as tests/test_campaign.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from benchmarks.common import Result, fresh_redis, scratch, sliding_max
+from voicedial.campaign import RunRequest, run_campaign
+from voicedial.emulator import Emulator, Persona
+from voicedial.http import running_server
+from voicedial.options import CampaignOptions
+from voicedial.pacing import Pacer
+from voicedial.settings import SIM_ACCOUNT_SID, SIM_AUTH_TOKEN, load_settings
+from voicedial.store import CampaignStore
+
+__all__ = ["numbers", "run_dispatch", "run_end_to_end", "run_pacing"]
+
+CALLER_ID = "+15005550006"
+_AREAS = (201, 312, 303, 415, 617, 713, 206, 602, 212, 305)
+
+
+def numbers(count: int) -> list[str]:
+    """`count` distinct valid US numbers (the emulator calls no one)."""
+    out = []
+    for i in range(count):
+        area = _AREAS[i % len(_AREAS)]
+        n = i // len(_AREAS)
+        out.append(f"+1{area}{200 + n // 10000}{n % 10000:04d}")
+    return out
+
+
+class _Quiet:
+    def notice(self, message: str) -> None:
+        """Ignored."""
+
+    def imported(self, summary: Any, *, final: bool) -> None:
+        """Ignored."""
+
+    def update(self, status: dict[str, Any]) -> None:
+        """Ignored."""
+
+
+async def _campaign(home: Path, url: str, people: list[str], *, cps: float, speed: float,
+                    answer: str = "busy", max_concurrent: int = 200
+                    ) -> tuple[Emulator, float, dict[str, int]]:
+    csv = home / "list.csv"
+    csv.write_text("phone\n" + "\n".join(people) + "\n")
+    personas = {n: Persona(phone=n, answer=answer, consent=False) for n in people}  # type: ignore[arg-type]
+    emulator = Emulator(account_sid=SIM_ACCOUNT_SID, auth_token=SIM_AUTH_TOKEN,
+                        personas=personas, seed=1, speed=speed)
+    env = {"TWILIO_ACCOUNT_SID": SIM_ACCOUNT_SID, "TWILIO_AUTH_TOKEN": SIM_AUTH_TOKEN,
+           "REDIS_URL": url, "VOICEDIAL_HOME": str(home / "home"),
+           "VOICEDIAL_STORAGE_URL": f"file://{home / 'data'}"}
+    saved = {k: os.environ.get(k) for k in env}
+    try:
+        async with running_server(emulator.app) as api:
+            os.environ.update(env, VOICEDIAL_TWILIO_API_URL=api)
+            options = CampaignOptions(name=f"bench{int(cps)}", from_number=CALLER_ID,
+                                      account_sid=SIM_ACCOUNT_SID, provider="twilio",
+                                      windows_enforced=False, cps=cps,
+                                      max_concurrent=max_concurrent, max_attempts=1,
+                                      retry_delay_s=0)
+            started = time.perf_counter()
+            await run_campaign(load_settings(), RunRequest(csv=csv, options=options, port=0),
+                               _Quiet())
+            wall = time.perf_counter() - started
+    finally:
+        await emulator.aclose()
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        os.environ.pop("VOICEDIAL_TWILIO_API_URL", None)
+    client = aioredis.from_url(url)
+    counts = await CampaignStore(client, options.name).counts()
+    await client.aclose()
+    return emulator, wall, counts
+
+
+def _rate(times: list[float]) -> float:
+    ordered = sorted(times)
+    return (len(ordered) - 1) / (ordered[-1] - ordered[0]) if len(ordered) > 1 else 0.0
+
+
+def run_pacing(plan: tuple[tuple[float, int], ...] = ((1, 20), (10, 100), (100, 1000))
+               ) -> list[Result]:
+    """P2: achieved calls/s at each cps, one process."""
+    results = []
+    for cps, count in plan:
+        with scratch("p2") as home, fresh_redis(home / "redis") as url:
+            emu, _, _ = asyncio.run(_campaign(home, url, numbers(count), cps=cps, speed=500))
+        achieved = _rate(emu.create_times)
+        peak = sliding_max(emu.create_times)
+        error = achieved / cps - 1
+        results.append(Result(
+            id="P2", what=f"pacing at cps {cps:g}, 1 process, {count} calls",
+            figure=round(achieved, 3), unit="calls/s", baseline=cps, baseline_what="target cps",
+            ratio=round(achieved / cps, 4), target="within +-2 %, no 1-s window > cps + burst",
+            passed=abs(error) <= 0.02 and peak <= cps + 1,
+            details={"max_in_1s_window": peak, "calls": len(emu.create_times)}))
+    return results
+
+
+async def _worker(url: str, api: str, count: int, cps: float, start_at: float) -> None:
+    from voicedial.telephony import CallRequest, TwilioProvider
+
+    client = aioredis.from_url(url)
+    pacer = Pacer(client, account_sid=SIM_ACCOUNT_SID, cps=cps)
+    provider = TwilioProvider(account_sid=SIM_ACCOUNT_SID, auth_token=SIM_AUTH_TOKEN,
+                              api_url=api)
+    await asyncio.sleep(max(0.0, start_at - time.time()))
+    tasks = []
+    for i in range(count):
+        await pacer.acquire()
+        request = CallRequest(to=numbers(count * 8)[i], from_=CALLER_ID,
+                              url="http://127.0.0.1:9/voice", status_callback="",
+                              amd_callback="http://127.0.0.1:9/amd")
+        tasks.append(asyncio.create_task(provider.place_call(request)))
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await client.aclose()
+
+
+def _worker_main(url: str, api: str, count: int, cps: float, start_at: float) -> None:
+    asyncio.run(_worker(url, api, count, cps, start_at))
+
+
+def run_pacing_workers(cps: float = 100, workers: int = 4, calls: int = 1000) -> list[Result]:
+    """P2: four worker processes sharing one bucket (pacer + SDK create, as the dialer)."""
+    import multiprocessing
+
+    async def main(url: str) -> list[float]:
+        people = numbers(calls * 8)
+        emulator = Emulator(account_sid=SIM_ACCOUNT_SID, auth_token=SIM_AUTH_TOKEN,
+                            personas={n: Persona(phone=n, answer="busy") for n in people},  # type: ignore[arg-type]
+                            seed=1, speed=500)
+        try:
+            async with running_server(emulator.app) as api:
+                ctx = multiprocessing.get_context("spawn")
+                start_at = time.time() + 3.0
+                procs = [ctx.Process(target=_worker_main,
+                                     args=(url, api, calls // workers, cps, start_at))
+                         for _ in range(workers)]
+                for p in procs:
+                    p.start()
+                while any(p.is_alive() for p in procs):
+                    await asyncio.sleep(0.1)
+                return list(emulator.create_times)
+        finally:
+            await emulator.aclose()
+
+    with scratch("p2w") as home, fresh_redis(home / "redis") as url:
+        times = asyncio.run(main(url))
+    achieved = _rate(times)
+    peak = sliding_max(times)
+    return [Result(
+        id="P2", what=f"pacing at cps {cps:g}, {workers} processes, one bucket",
+        figure=round(achieved, 3), unit="calls/s", baseline=cps, baseline_what="target cps",
+        ratio=round(achieved / cps, 4), target="within +-2 %, no 1-s window > cps + burst",
+        passed=abs(achieved / cps - 1) <= 0.02 and peak <= cps + 1 and len(times) == calls,
+        details={"max_in_1s_window": peak, "calls": len(times)})]
+
+
+async def _lua_round_trips(url: str, count: int) -> float:
+    client = aioredis.from_url(url)
+    pacer = Pacer(client, account_sid="ACbaseline", cps=1e9)
+    started = time.perf_counter()
+    for _ in range(count):
+        await pacer.try_acquire()
+    rate = count / (time.perf_counter() - started)
+    await client.aclose()
+    return rate
+
+
+def run_dispatch(count: int = 3000) -> list[Result]:
+    """P3: calls placed per second by one process, pacing off, against one Lua call per call."""
+    with scratch("p3") as home, fresh_redis(home / "redis") as url:
+        baseline = asyncio.run(_lua_round_trips(url, count))
+        emu, _, _ = asyncio.run(_campaign(home, url, numbers(count), cps=1e6, speed=500,
+                                          max_concurrent=count))
+    achieved = _rate(emu.create_times)
+    return [Result(
+        id="P3", what=f"dispatch ceiling, 1 process, pacing off, {count} calls",
+        figure=round(achieved, 1), unit="calls/s", baseline=round(baseline, 1),
+        baseline_what="pace.lua round trips/s", ratio=round(achieved / baseline, 3),
+        target=">= 1000 calls/s", passed=achieved >= 1000,
+        details={"calls": len(emu.create_times)})]
+
+
+def run_end_to_end(count: int = 10_000, cps: float = 100) -> list[Result]:
+    """P5: an emulated campaign of `count` contacts with fast personas."""
+    people = numbers(count)
+    with scratch("p5") as home, fresh_redis(home / "redis") as url:
+        emu, wall, counts = asyncio.run(_campaign(home, url, people, cps=cps, speed=500,
+                                                  answer="no-answer"))
+    ideal = count / cps
+    dialled = [c.to for c in emu.calls.values()]
+    lost = count - sum(v for k, v in counts.items()
+                       if k not in ("pending", "dialling", "in_call", "retry_wait"))
+    doubles = len(dialled) - len(set(dialled))
+    return [Result(
+        id="P5", what=f"end to end, {count:,} contacts at cps {cps:g}",
+        figure=round(wall, 2), unit="s", baseline=ideal, baseline_what="N / cps",
+        ratio=round(wall / ideal, 3), target="<= 1.2x N/cps, 0 lost, 0 double-dial",
+        passed=wall <= 1.2 * ideal and lost == 0 and doubles == 0 and len(set(dialled)) == count,
+        details={"lost": lost, "double_dials": doubles, "states": counts})]

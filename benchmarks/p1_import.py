@@ -1,0 +1,140 @@
+"""P1: import a generated contact list into Redis, against `pandas.read_csv` of the same file
+and against the per-row phonenumbers path (which must accept and reject exactly the same)."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import pandas as pd
+import phonenumbers
+import redis.asyncio as aioredis
+
+from benchmarks.common import Result, fresh_redis, scratch
+from benchmarks.data import write_contact_csv
+from voicedial import keys
+from voicedial.contacts import read_contacts
+from voicedial.importer import import_csv
+from voicedial.phones import analyse, contact_id_for, phone_hash
+from voicedial.store import CampaignStore
+
+__all__ = ["run"]
+
+_KEY = b"benchmark-phone-hash-key-0123456"
+
+
+def _per_row_rate(raws: list[str]) -> float:
+    """Rows per second of a plain per-row phonenumbers parse + validate."""
+    started = time.perf_counter()
+    for raw in raws:
+        try:
+            number = phonenumbers.parse(raw, "US")
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_valid_number(number):
+            phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return len(raws) / (time.perf_counter() - started)
+
+
+def _analyse_many(raws: list[str]) -> list[tuple[str, tuple[str, ...]] | None]:
+    return [analyse(raw, "US") if raw else None for raw in raws]
+
+
+def _reference(path: Path, dnc: set[str]) -> tuple[set[str], dict[int, str]]:
+    """The per-row path: every distinct phone string through phonenumbers (two processes),
+    then DNC and first-row-wins dedupe. Returns (accepted contact ids, row -> reason)."""
+    frame = pd.read_csv(path, dtype=str, na_filter=False)
+    raws = [p.strip() for p in frame["phone"].tolist()]
+    distinct = sorted(set(raws))
+    half = len(distinct) // 2
+    with ProcessPoolExecutor(2) as pool:
+        parts = list(pool.map(_analyse_many, [distinct[:half], distinct[half:]]))
+    parsed = dict(zip(distinct, parts[0] + parts[1], strict=True))
+    seen: dict[str, int] = {}
+    accepted: set[str] = set()
+    reasons: dict[int, str] = {}
+    for row, raw in enumerate(raws, start=1):
+        result = parsed[raw] if raw else None
+        if not raw:
+            reasons[row] = "missing number"
+        elif result is None:
+            reasons[row] = "invalid number"
+        elif result[0] in dnc:
+            reasons[row] = "do not call"
+        elif result[0] in seen:
+            reasons[row] = f"duplicate of row {seen[result[0]]}"
+        else:
+            seen[result[0]] = row
+            accepted.add(contact_id_for(phone_hash(result[0], _KEY)))
+    return accepted, reasons
+
+
+async def _import(path: Path, url: str, home: Path, dnc: set[str],
+                  redis_dnc: list[str]) -> tuple[float, object, set[str]]:
+    client = aioredis.from_url(url)
+    try:
+        if redis_dnc:
+            await client.sadd(keys.DNC, *redis_dnc)
+        store = CampaignStore(client, "p1")
+        started = time.perf_counter()
+        summary = await import_csv(store, path, region="US", hash_key=_KEY, dnc=dnc,
+                                   rejects_dir=home / "rejects")
+        wall = time.perf_counter() - started
+        ids = {raw.decode() for raw in await client.zrange(store.keys.due, 0, -1)}
+        return wall, summary, ids
+    finally:
+        await client.aclose()
+
+
+def run(rows: int = 1_000_000, *, check: bool = True) -> list[Result]:
+    """Generate `rows` contacts, import them, compare with the baselines and the reference."""
+    with scratch("p1") as home:
+        path = write_contact_csv(home / "contacts.csv", rows)
+        started = time.perf_counter()
+        frame = pd.read_csv(path)
+        read_s = time.perf_counter() - started
+        sample = [str(p) for p in frame["phone"].head(min(rows, 30_000)).tolist()]
+        per_row = _per_row_rate(sample)
+        # 1 % of the list on the --dnc file, 0.5 % on the shared DNC set in Redis.
+        first = next(read_contacts(path, region="US", hash_key=_KEY, chunk_rows=rows))
+        valid = [c for c in first.contacts]
+        dnc = {c.e164 for c in valid[::100]}
+        redis_dnc = [c.phone_hash for c in valid[50::200]]
+        del first, valid, frame
+        with fresh_redis(home / "redis") as url:
+            wall, summary, ids = asyncio.run(_import(path, url, home, dnc, redis_dnc))
+        identical = None
+        if check:
+            accepted, reasons = _reference(path, dnc)
+            redis_dnc_set = set(redis_dnc)
+            got: dict[int, str] = {}
+            rejects_path = summary.rejects_path  # type: ignore[attr-defined]
+            if rejects_path:
+                with open(rejects_path, newline="", encoding="utf-8") as handle:
+                    for record in csv.DictReader(handle):
+                        got[int(record["row"])] = record["reason"]
+            # Rows on the Redis DNC set are accepted by the reference; drop them from both.
+            dnc_rows = {r for r, why in got.items() if why == "do not call"} - {
+                r for r, why in reasons.items() if why == "do not call"}
+            expected_ids = {i for i in accepted} - {
+                contact_id_for(h) for h in redis_dnc_set}
+            identical = ids == expected_ids and {
+                r: w for r, w in got.items() if r not in dnc_rows} == reasons
+    s = summary  # type: ignore[assignment]
+    ratio = wall / read_s
+    per_row_s = rows / per_row
+    passed = wall <= 10.0 * rows / 1_000_000 and ratio <= 15 and identical is not False
+    return [Result(
+        id="P1", what=f"import {rows:,} rows (normalise, dedupe, zone, DNC, Redis)",
+        figure=round(wall, 2), unit="s", baseline=round(read_s, 3),
+        baseline_what="pandas.read_csv", ratio=round(ratio, 1),
+        target="<= 10 s per 1M rows, <= 15x read_csv, identical to per-row path",
+        passed=passed,
+        details={"rows_per_s": round(rows / wall), "per_row_phonenumbers_rows_per_s":
+                 round(per_row), "per_row_estimated_s": round(per_row_s, 1),
+                 "speedup_vs_per_row": round(per_row_s / wall, 1),
+                 "added": s.added, "rejected": s.rejected,  # type: ignore[attr-defined]
+                 "reasons": s.reasons, "identical_to_per_row": identical})]  # type: ignore[attr-defined]
