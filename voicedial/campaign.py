@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from redis.asyncio import Redis
 
+from .audit import Audit
 from .dialer import Dialer
 from .errors import UsageError, VoicedialError
 from .http import BackgroundServer, bind_socket
@@ -37,6 +38,7 @@ from .status import snapshot
 from .storage import Storage, open_storage
 from .store import CampaignStore
 from .telephony import TwilioProvider
+from .webhooks import WebhookSender
 
 __all__ = ["EXIT_DONE", "EXIT_WORK_LEFT", "Reporter", "RunRequest", "run_campaign",
            "run_server", "run_worker"]
@@ -188,7 +190,13 @@ async def _session(settings: Settings, request: RunRequest, reporter: Reporter,
                                 burst=options.burst),
                     public_url=public_url, worker_id=worker, clock=request.clock,
                     metrics=metrics)
-    outbox = Outbox(redis=store.redis, campaign=options.name, storage=storage, consumer=worker)
+    sender = WebhookSender.from_settings(settings)
+    if options.webhook_url and not sender.secret:
+        reporter.notice("VOICEDIAL_WEBHOOK_SECRET is not set: webhooks are dead-lettered until "
+                        "it is (then run replay-outbox)")
+    audit = Audit(storage, campaign=options.name, worker=worker)
+    outbox = Outbox(redis=store.redis, campaign=options.name, storage=storage, consumer=worker,
+                    sender=sender, audit=audit)
     await outbox.ensure_group()
     reconciler = Reconciler(store=store, options=options, provider=provider, worker_id=worker)
     await reconciler.heartbeat()
@@ -197,7 +205,8 @@ async def _session(settings: Settings, request: RunRequest, reporter: Reporter,
     try:
         async with _signals(stop, hard_stop):
             tasks = [asyncio.create_task(dialer.run(stop)),
-                     asyncio.create_task(outbox.run(stop_outbox))]
+                     asyncio.create_task(outbox.run(stop_outbox)),
+                     asyncio.create_task(audit.run(stop_outbox))]
             code = await _monitor(store, request, reporter, dialer, reconciler, stop, tasks)
             stop.set()
             await tasks[0]
@@ -206,6 +215,8 @@ async def _session(settings: Settings, request: RunRequest, reporter: Reporter,
             stop_outbox.set()
             await tasks[1]
             left = await outbox.drain(request.drain_s)
+            await tasks[2]
+            await audit.flush()
             if left:
                 reporter.notice(f"{left} profile event(s) still pending: the next run, a worker "
                                 "or replay-outbox delivers them")
@@ -213,6 +224,7 @@ async def _session(settings: Settings, request: RunRequest, reporter: Reporter,
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await sender.aclose()
     if dialer.fatal is not None:
         raise dialer.fatal
     counts = await store.counts()

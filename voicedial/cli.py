@@ -358,3 +358,4 @@ def main() -> None:
         sys.exit(1)
 
 
+from . import cli_delivery  # noqa: E402,F401  (replay-outbox, export)

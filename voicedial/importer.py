@@ -9,9 +9,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .contacts import Contact, Reject, RejectsWriter, read_contacts
+from .keys import DNC
 from .store import CampaignStore
 
 __all__ = ["ImportSummary", "import_csv"]
+
+_DNC_IN_MEMORY = 1_000_000
 
 
 @dataclass
@@ -39,11 +42,19 @@ async def import_csv(store: CampaignStore, path: Path, *, region: str, hash_key:
     summary = ImportSummary()
     stamp = time.strftime("%Y%m%dT%H%M%S")
     rejects_path = rejects_dir / f"{store.name}-{stamp}-rejects.csv"
+    # The shared do-not-call set is read once when it is of a size that fits comfortably in
+    # memory; a huge one is asked about batch by batch instead.
+    shared: set[str] | None = None
+    if await store.redis.scard(DNC) <= _DNC_IN_MEMORY:
+        shared = {m.decode() for m in await store.redis.smembers(DNC)}
     with RejectsWriter(rejects_path) as writer:
         for batch in read_contacts(path, region=region, hash_key=hash_key, dnc=dnc):
             summary.rows += batch.rows_read
             kept: list[Contact] = []
-            flags = await store.dnc_members([c.phone_hash for c in batch.contacts])
+            if shared is not None:
+                flags = [c.phone_hash in shared for c in batch.contacts]
+            else:
+                flags = await store.dnc_members([c.phone_hash for c in batch.contacts])
             rejects: list[Reject] = list(batch.rejects)
             for contact, on_dnc in zip(batch.contacts, flags, strict=True):
                 if on_dnc:

@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     s3_endpoint_url: str | None = Field(default=None, alias="S3_ENDPOINT_URL")
     webhook_url: str | None = Field(default=None, alias="VOICEDIAL_WEBHOOK_URL")
     webhook_secret: SecretStr | None = Field(default=None, alias="VOICEDIAL_WEBHOOK_SECRET")
+    webhook_schedule: str | None = Field(default=None, alias="VOICEDIAL_WEBHOOK_SCHEDULE")
+    webhook_timeout_s: float = Field(default=15.0, gt=0, alias="VOICEDIAL_WEBHOOK_TIMEOUT")
     allow_private_webhooks: bool = Field(default=False, alias="VOICEDIAL_ALLOW_PRIVATE_WEBHOOKS")
     phone_hash_key: SecretStr | None = Field(default=None, alias="VOICEDIAL_PHONE_HASH_KEY")
     org_name: str = Field(default="voicedial", alias="VOICEDIAL_ORG_NAME")

@@ -108,8 +108,10 @@ class S3Storage(Storage):
         self.bucket = bucket
         self.prefix = prefix.strip("/")
         self.url = f"s3://{bucket}/{self.prefix}"
-        config = Config(retries={"max_attempts": 5, "mode": "standard"},
-                        connect_timeout=5, read_timeout=20)
+        # botocore's standard retries; the attempt count comes from boto3's usual settings
+        # (AWS_MAX_ATTEMPTS, ~/.aws/config), default 3. A failed write is not lost: the outbox
+        # retries it later.
+        config = Config(retries={"mode": "standard"}, connect_timeout=5, read_timeout=20)
         self._s3 = boto3.client("s3", endpoint_url=endpoint_url, config=config)
 
     def _key(self, key: str) -> str:
