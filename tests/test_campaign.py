@@ -100,9 +100,16 @@ async def test_profiles_stored_for_consenting_humans_only(
     counts = await CampaignStore(client, "mix").counts()
     await client.aclose()
     assert counts == {"completed": 3, "declined": 1, "no_answer": 1, "voicemail": 1}
-    stored = "".join(p.read_text() for p in (tmp_path / "data").rglob("*.json"))
+    stored = "".join(p.read_text() for p in (tmp_path / "data").rglob("*.json*"))
     for number in numbers:
         assert number not in stored and number[2:] not in stored
+    audit = [json.loads(line) for p in (tmp_path / "data" / "audit").rglob("*.jsonl")
+             for line in p.read_text().splitlines()]
+    kinds = sorted(row["event"] for row in audit)
+    assert kinds.count("call_placed") == 6
+    assert kinds.count("consent_given") == 3 and kinds.count("profile_stored") == 3
+    assert kinds.count("consent_declined") == 1 and kinds.count("call_settled") == 2
+    assert all(len(row["phone_hash"]) == 64 for row in audit)
 
 
 @pytest.mark.timeout(60)

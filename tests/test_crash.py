@@ -146,7 +146,8 @@ async def test_killed_runs_lose_no_profile(redis_url: str, tmp_path: Path) -> No
         await client.aclose()
     assert status["remaining"] == 0
     assert status["outbox"]["pending"] == 0 and status["outbox"]["dead"] == 0
-    events = {json.loads(fields[b"event"])["call_id"] for _, fields in stream}
+    events = {event["call_id"] for event in (json.loads(f[b"event"]) for _, f in stream)
+              if event["type"] == "worker_profile.completed"}
     assert events == consented and len(events) >= 2
     assert status["outbox"]["stored"] >= len(events)
     stored = {p.parent.name for p in (home / "data").rglob("worker_profile.json")}

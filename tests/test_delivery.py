@@ -167,7 +167,8 @@ async def test_every_event_stored_and_delivered_signed(
     await audit.flush()
     rows = [json.loads(line) for p in (tmp_path / "data/audit").rglob("*.jsonl")
             for line in p.read_text().splitlines()]
-    assert sorted(r["event"] for r in rows) == ["profile_stored"] * 5 + ["webhook_delivered"] * 5
+    assert sorted(r["event"] for r in rows) == (["consent_given"] * 5 + ["profile_stored"] * 5
+                                                + ["webhook_delivered"] * 5)
     assert all(r["phone_hash"] and r["call_id"] for r in rows)
 
 

@@ -26,8 +26,9 @@ __all__ = ["AUDIT_EVENTS", "Audit", "audit_key"]
 log = logging.getLogger("voicedial.audit")
 
 AUDIT_EVENTS = frozenset({
-    "call_placed", "call_skipped", "consent_given", "consent_declined", "opted_out",
-    "profile_stored", "webhook_delivered", "webhook_dead_lettered", "webhook_replayed",
+    "call_placed", "call_not_placed", "call_skipped", "call_settled", "consent_given",
+    "consent_declined", "opted_out", "profile_stored", "webhook_delivered",
+    "webhook_dead_lettered", "webhook_replayed", "contacts_imported",
 })
 _FORBIDDEN_FIELDS = frozenset({"e164", "phone", "number", "to", "from", "phone_number"})
 _NUMBER = re.compile(r"\+\d{7,15}\b")

@@ -185,16 +185,16 @@ async def _session(settings: Settings, request: RunRequest, reporter: Reporter,
     when to stop, then letting calls finish and draining the outbox (bounded)."""
     options = request.options
     stop, hard_stop, stop_outbox = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    audit = Audit(storage, campaign=options.name, worker=worker)
     dialer = Dialer(store=store, options=options, provider=provider,
                     pacer=Pacer(store.redis, account_sid=options.account_sid, cps=options.cps,
                                 burst=options.burst),
                     public_url=public_url, worker_id=worker, clock=request.clock,
-                    metrics=metrics)
+                    metrics=metrics, audit=audit)
     sender = WebhookSender.from_settings(settings)
     if options.webhook_url and not sender.secret:
         reporter.notice("VOICEDIAL_WEBHOOK_SECRET is not set: webhooks are dead-lettered until "
                         "it is (then run replay-outbox)")
-    audit = Audit(storage, campaign=options.name, worker=worker)
     outbox = Outbox(redis=store.redis, campaign=options.name, storage=storage, consumer=worker,
                     sender=sender, audit=audit)
     await outbox.ensure_group()

@@ -18,6 +18,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from .audit import Audit
 from .errors import TelephonyError
 from .metrics import Metrics
 from .options import CampaignOptions
@@ -48,7 +49,8 @@ class Dialer:
     def __init__(self, *, store: CampaignStore, options: CampaignOptions,
                  provider: TwilioProvider, pacer: Pacer, public_url: str, worker_id: str,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-                 create_attempts: int = 4, metrics: Metrics | None = None) -> None:
+                 create_attempts: int = 4, metrics: Metrics | None = None,
+                 audit: Audit | None = None) -> None:
         self.store = store
         self.options = options
         self.provider = provider
@@ -58,6 +60,7 @@ class Dialer:
         self.clock = clock
         self.create_attempts = create_attempts
         self.metrics = metrics or Metrics()
+        self.audit = audit
         self.placed = 0
         self.fatal: FatalTelephonyError | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -109,7 +112,14 @@ class Dialer:
         opens = window.next_open(zones, now) or now + timedelta(days=1)
         await self.store.release(contact_id, state="waiting_window",
                                  due_ms=int(opens.timestamp() * 1000), reason="outside window")
+        self._audit("call_skipped", contact_id, contact, reason="outside calling window",
+                    next_try=opens.isoformat(timespec="minutes"))
         return False
+
+    def _audit(self, what: str, contact_id: str, contact: dict[str, str], **fields: str) -> None:
+        if self.audit is not None:
+            self.audit.record(what, campaign=self.options.name, contact_id=contact_id,
+                              phone_hash=contact.get("phone_hash"), **fields)
 
     async def _dial(self, contact_id: str, contact: dict[str, str]) -> None:
         urls = voice_urls(self.public_url, self.options.name, contact_id)
@@ -128,12 +138,15 @@ class Dialer:
                     placed = await self.provider.place_call(request)
         except TelephonyError as exc:
             await self._create_failed(contact_id, exc)
+            self._audit("call_not_placed", contact_id, contact, reason=str(exc)[:200])
             return
         self.placed += 1
         self.metrics.calls_started.labels(self.options.name).inc()
         await asyncio.shield(self.store.record_dial(contact_id, placed.sid,
                                                     lease_ms=self.options.lease_ms,
                                                     queue_time_ms=placed.queue_time_ms))
+        self._audit("call_placed", contact_id, contact, call_id=placed.sid,
+                    attempt=contact.get("attempts", ""))
 
     async def _create_failed(self, contact_id: str, exc: TelephonyError) -> None:
         hashed = self.store.name, contact_id

@@ -43,8 +43,8 @@ from .keys import OUTBOX_GROUP, CampaignKeys
 from .storage import Storage
 from .webhooks import DeliveryResult, WebhookSender
 
-__all__ = ["Outbox", "dead_letter_record", "outbox_pending", "profile_key", "store_event",
-           "transcript_key"]
+__all__ = ["PROFILE_EVENT", "SETTLED_EVENT", "Outbox", "dead_letter_record", "outbox_pending",
+           "profile_key", "store_event", "transcript_key"]
 
 log = logging.getLogger("voicedial.outbox")
 
@@ -73,6 +73,10 @@ def profile_key(event: dict[str, Any]) -> str:
 def transcript_key(event: dict[str, Any]) -> str:
     """Where a transcript is stored (SPEC §8)."""
     return f"calls/transcripts/{_day(event)}/{event['call_id']}/transcript.json"
+
+
+PROFILE_EVENT = "worker_profile.completed"
+SETTLED_EVENT = "call.settled"
 
 
 async def store_event(storage: Storage, event: dict[str, Any]) -> None:
@@ -315,6 +319,12 @@ class Outbox:
         """Store, then one attempt; queue on `pipe` what that changes (applied atomically with
         the acknowledgement). True when the event is finished."""
         event = job.event
+        if event.get("type") == SETTLED_EVENT:
+            # A call that ended without a profile: its outcome goes to the audit trail only.
+            self._audit_outcome(event)
+            return True
+        if not job.stored and not job.attempts:
+            self._audit_outcome(event)
         if not job.stored:
             try:
                 await store_event(self.storage, event)
@@ -362,13 +372,25 @@ class Outbox:
         self._audit("webhook_dead_lettered", job.event, attempts=job.attempts,
                     error=result.error)
 
+    def _audit_outcome(self, event: dict[str, Any]) -> None:
+        """consent_given / consent_declined / opted_out / call_settled, once per call."""
+        outcome = event.get("outcome") or {}
+        disposition = outcome.get("disposition") or (event.get("profile") or {}).get(
+            "disposition")
+        consent = outcome.get("consent_given", (event.get("profile") or {}).get("consent_given"))
+        what = ("opted_out" if disposition == "opted_out" else
+                "consent_given" if consent else
+                "consent_declined" if consent is False else "call_settled")
+        self._audit(what, event, disposition=disposition, attempt=outcome.get("attempt"))
+
     def _audit(self, what: str, event: dict[str, Any], **fields: Any) -> None:
         if self.audit is None:
             return
         profile = event.get("profile") or {}
         self.audit.record(what, campaign=event.get("campaign"), call_id=event.get("call_id"),
                           contact_id=event.get("contact_id"),
-                          phone_hash=profile.get("phone_hash"), **fields)
+                          phone_hash=profile.get("phone_hash") or event.get("phone_hash"),
+                          **fields)
 
     # -- loops -------------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:

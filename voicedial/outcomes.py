@@ -10,6 +10,7 @@ from typing import Any
 
 from .interview import InterviewState, Outcome, on_hangup, profile_fields
 from .options import CampaignOptions
+from .outbox import PROFILE_EVENT, SETTLED_EVENT
 from .store import CampaignStore
 
 __all__ = ["FINAL_STATUSES", "RETRYABLE", "build_profile", "disposition_for", "settle_call"]
@@ -120,11 +121,19 @@ async def settle_call(store: CampaignStore, options: CampaignOptions, *, call_si
         due_ms = int(time.time() * 1000) + options.retry_delay_ms(attempts)
     if disposition == "opted_out" and contact.get("phone_hash"):
         await store.add_dnc(contact["phone_hash"])
-    event = None
     ended_ms = time.time() * 1000
-    if interview is not None and interview.consent_given:
+    consent = interview.consent_given if interview is not None else None
+    # Every settled call leaves an event: the outbox writes its outcome to the audit trail
+    # (durably, by whichever worker takes it) and, with consent, stores and delivers the profile.
+    event: dict[str, Any] = {
+        "type": SETTLED_EVENT, "campaign": options.name, "call_id": call_sid,
+        "contact_id": contact_id, "phone_hash": contact.get("phone_hash"),
+        "outcome": {"disposition": disposition, "consent_given": consent, "attempt": attempts,
+                    "call_status": call_status}}
+    if consent and disposition != "opted_out":
         event = {
-            "type": "worker_profile.completed",
+            "type": PROFILE_EVENT,
+            "outcome": event["outcome"],
             "campaign": options.name,
             "call_id": call_sid,
             "contact_id": contact_id,

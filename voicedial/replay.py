@@ -22,7 +22,7 @@ from redis.asyncio import Redis
 from .audit import Audit
 from .errors import StorageError, UsageError
 from .keys import CampaignKeys
-from .outbox import dead_letter_record
+from .outbox import PROFILE_EVENT, dead_letter_record
 from .status import campaign_names
 from .storage import Storage
 from .webhooks import WebhookRefused, WebhookSender, check_webhook_url
@@ -121,6 +121,8 @@ async def _history(redis: Redis, keys: CampaignKeys, since: datetime | None,
             if not fields or b"event" not in fields:
                 continue
             event = json.loads(fields[b"event"])
+            if event.get("type") != PROFILE_EVENT:
+                continue  # a call settled without a profile: nothing to deliver
             event.pop("transcript", None)
             at = _event_time(event) or datetime.fromtimestamp(_stream_ms(entry_id) / 1000, UTC)
             found[str(event["call_id"])] = _Candidate(keys.name, event, False, at)

@@ -6,8 +6,18 @@ callback server keeps `InterviewState.model_dump_json()` between webhooks.
     state, reply = start_interview(caller_name="Ann", org_name="Acme Staffing", now_year=2025)
     reply = continue_interview(state, "sure, go ahead", 0.93, elapsed_s=6.0)
     ...until reply.hangup; then profile_fields(state)
+
+The callback server calls the async `Interviewer` interface (`make_interviewer(agent, ...)`):
+`ScriptedInterviewer` wraps the above; `OpenAIInterviewer` lets a language model understand
+answers, with the scripted extractor as its per-turn fallback.
 """
 
+from .agent import (
+    Interviewer,
+    OpenAIInterviewer,
+    ScriptedInterviewer,
+    make_interviewer,
+)
 from .dialog import (
     GapRecord,
     InterviewState,
@@ -27,12 +37,16 @@ __all__ = [
     "SIGNAL_WEIGHTS",
     "GapRecord",
     "InterviewState",
+    "Interviewer",
     "Job",
+    "OpenAIInterviewer",
     "Outcome",
     "Reply",
+    "ScriptedInterviewer",
     "Signal",
     "Turn",
     "continue_interview",
+    "make_interviewer",
     "on_hangup",
     "profile_fields",
     "start_interview",

@@ -176,11 +176,16 @@ def start_interview(*, caller_name: str | None, org_name: str, now_year: int,
 
 
 def continue_interview(state: InterviewState, speech: str | None, confidence: float | None, *,
-                       elapsed_s: float | None = None) -> Reply:
+                       elapsed_s: float | None = None, understood: str | None = None,
+                       understood_by: str | None = None) -> Reply:
     """Take the caller's answer (None or "" for silence) and return what to say next.
 
     Mutates `state`. Always ends with `hangup=True` eventually: stop request, opt-out,
     declined consent, two silences in a row, the turn budget or the call-time budget.
+
+    `understood` is the answer as restated by another extractor (the language model) in plain
+    words the rules read reliably; it only fills slots. Signals, opt-out and stop requests are
+    always judged on the caller's own words, so no extractor can change the flow.
     """
     if state.outcome is not Outcome.IN_PROGRESS:
         return Reply(say="Goodbye.", hangup=True)
@@ -203,6 +208,8 @@ def continue_interview(state: InterviewState, speech: str | None, confidence: fl
     usable = strip_injection(text)
     if usable != text:
         turn.slots["ignored_instructions"] = True
+    if understood_by:
+        turn.slots["understood_by"] = understood_by
     if ex.is_opt_out(usable):
         _record(state, turn, signals)
         return _end(state, Outcome.OPTED_OUT,
@@ -216,7 +223,8 @@ def continue_interview(state: InterviewState, speech: str | None, confidence: fl
         return _end(state, Outcome.DECLINED, "No problem. Thank you for your time. Goodbye.")
 
     handler = _HANDLERS[state.asking]
-    ack = handler(state, usable, turn.slots) if usable else None
+    answer = understood if understood else usable
+    ack = handler(state, answer, turn.slots) if answer else None
     if ack is None and is_evasive(usable):
         signals.append(("evasive", usable))
     _record(state, turn, signals)
@@ -550,7 +558,10 @@ def _job_field(state: InterviewState, text: str, slots: dict[str, Any]) -> str |
     job = state.draft if state.draft is not None else Job(current=False)
     state.draft = job
     if asked == "job" and job.current and ex.is_not_working(text):
-        mention = ex.parse_job(text, now_year=state.now_year)
+        # Keep only the clauses that do not say "I'm not working" before looking for a job.
+        rest = ", ".join(p for p in re.split(r"\s*[,;.]\s*", text)
+                         if p and not ex.is_not_working(p))
+        mention = ex.parse_job(rest, now_year=state.now_year)
         if mention.company is None or mention.title is None:
             state.draft = None
             state.no_current_job = True

@@ -38,7 +38,8 @@ _TEENS = {"ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14,
 _TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
          "eighty": 80, "ninety": 90}
 _NUMBER_WORDS = {**_UNITS, **_TEENS, **_TENS}
-_FILLERS = re.compile(r"\b(?:um+|uh+|uhm|erm|er|hmm+|mm+|ah+)\b[,.]?\s*", re.IGNORECASE)
+_FILLERS = re.compile(r"\b(?:um+|uh+|uhm|erm|er|hmm+|mm+|ah+|let me (?:think|see)|let'?s see)\b"
+                      r"[,.]?\s*", re.IGNORECASE)
 
 
 def normalize(text: str) -> str:
@@ -98,7 +99,15 @@ def words_to_digits(text: str) -> str:
     run: list[str] = []
     run_tokens: list[str] = []
 
-    def flush() -> None:
+    def flush(rest: str = "") -> None:
+        # A lone small number is a word ("Two Men Moving", "one of them") unless it counts time.
+        core = [w for w in run if w not in ("and", "oh", "o")]
+        if len(core) == 1 and _NUMBER_WORDS.get(core[0], 100) < 20 and not re.match(
+                r"\s*(?:and a half )?(?:years?|yrs|months?|weeks?|days?)\b", rest, re.I):
+            out.extend(run_tokens)
+            run.clear()
+            run_tokens.clear()
+            return
         # A trailing "and"/"oh" belongs to the sentence, not the number.
         trail: list[str] = []
         while run and run[-1] in ("and", "oh", "o"):
@@ -112,7 +121,7 @@ def words_to_digits(text: str) -> str:
         run.clear()
         run_tokens.clear()
 
-    for token in tokens:
+    for index, token in enumerate(tokens):
         low = token.lower()
         joins = run and (
             low in ("and", "hundred", "thousand", "oh", "o") or not token.strip() or low == "-"
@@ -125,7 +134,7 @@ def words_to_digits(text: str) -> str:
                 run.append(low)
             run_tokens.append(token)
         else:
-            flush()
+            flush("".join(tokens[index:]))
             out.append(token)
     flush()
     return "".join(out)
@@ -401,8 +410,8 @@ _CUT = re.compile(
 
 
 def _clean_fragment(fragment: str) -> str | None:
-    fragment = re.sub(r"<Y:\d+>", "", fragment)
-    fragment = _CUT.sub("", fragment).strip(" ,.;'\"")
+    fragment = _CUT.sub("", fragment)
+    fragment = re.sub(r"<Y:\d+>.*$", "", fragment).strip(" ,.;'\"")
     fragment = re.sub(rf"^{_ARTICLE}", "", fragment, flags=re.I).strip()
     if not fragment or len(fragment.split()) > 6:
         return None
@@ -508,6 +517,8 @@ def parse_job(text: str, *, now_year: int, expect: str = "job") -> JobMention:
             first_company = bool(_COMPANY_WORDS.search(parts[0])) and not _TITLE_WORDS.search(
                 parts[0])
             title, company = (parts[1], parts[0]) if first_company else (parts[0], parts[1])
+            if re.match(r"as\s", parts[1], re.I):  # "Acme, as a welder"
+                title, company = parts[1], parts[0]
             mention.title, mention.company = _title(title), _company(company)
         elif len(parts) == 1:
             bare = re.sub(r"^(?:it'?s|it was|that'?s|that was|at|for|with|as)\s+", "", parts[0],
@@ -533,7 +544,11 @@ def parse_job(text: str, *, now_year: int, expect: str = "job") -> JobMention:
 _SKILL_PREFIX = re.compile(
     r"^(?:i have|i've got|i got|i hold|i've|i am|i'm|i can|i know|i speak|my|also|plus|"
     r"certified in|certified|licensed in|licensed|a|an|the|some|experience (?:in|with)|"
-    r"trained in|good at|and|yes|yeah|sure|well|so)\s+", re.I)
+    r"trained in|good at|and|yes|yeah|sure|well|so|oh|okay|ok|let'?s see|let me think|"
+    r"skills?[- ]wise:?|i'd say|i guess)\s+", re.I)
+_SKILL_NOISE = re.compile(
+    r"(?:yes|yeah|yep|sure|well|so|oh|okay|ok|um|uh|hmm|let'?s see|let me think|"
+    r"skills?[- ]wise:?|that'?s (?:it|all)|i guess)", re.I)
 
 
 def parse_skills(text: str) -> list[str]:
@@ -543,12 +558,12 @@ def parse_skills(text: str) -> list[str]:
                     r"(?: really)?", text, re.I):
         return []
     skills: list[str] = []
-    for raw in re.split(r"\s*(?:,|;|\band\b|&|\bplus\b|\bas well as\b|\balso\b)\s*", text,
+    for raw in re.split(r"\s*(?:,|;|\.\s|\band\b|&|\bplus\b|\bas well as\b|\balso\b)\s*", text,
                         flags=re.I):
         item = raw.strip(" .")
         while (stripped := _SKILL_PREFIX.sub("", item)) != item:
             item = stripped
-        if not item or len(item.split()) > 6 or item.lower() in ("that's it", "that's all"):
+        if not item or len(item.split()) > 6 or _SKILL_NOISE.fullmatch(item):
             continue
         if is_dont_know(item) or re.fullmatch(r"(?:no|none|nothing|not really)", item, re.I):
             continue
