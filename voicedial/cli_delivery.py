@@ -16,14 +16,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from .cli import _duration, _run, _settings, app, err
 from .errors import UsageError
-from .replay import (
-    EXPORT_FORMATS,
-    ReplayItem,
-    ReplayRequest,
-    ReplaySummary,
-    export_campaign,
-    replay_outbox,
-)
+from .export import EXPORT_FORMATS, export_campaign
+from .replay import ReplayItem, ReplayRequest, ReplaySummary, replay_outbox
 from .runtime import open_redis
 from .storage import open_storage
 from .webhooks import WebhookSender
