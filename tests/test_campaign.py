@@ -199,3 +199,22 @@ async def test_contacts_outside_their_window_wait(
     opens = datetime.fromtimestamp(collector.last["next_due_at"] / 1000, UTC)
     assert opens == clock.replace(hour=17)  # 09:00 in Los Angeles
     assert CallingWindow().is_open(["America/New_York"], clock)
+
+
+@pytest.mark.timeout(60)
+async def test_opt_out_on_a_call_keeps_the_number_out_of_every_campaign(
+        redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    number = fictional_numbers(1)[0]
+    csv = write_csv(tmp_path / "first.csv", [number])
+    people = {number: cooperative(number).model_copy(update={"opt_out": True})}
+    async with emulator(people) as (emu, url):
+        settings = _settings(monkeypatch, url, tmp_path)
+        assert await run_campaign(settings, RunRequest(csv=csv, options=_options("first"),
+                                                       port=0), Collector()) == EXIT_DONE
+        collector = Collector()
+        code = await run_campaign(settings, RunRequest(csv=csv, options=_options("second"),
+                                                       port=0), collector)
+    assert code == EXIT_DONE
+    assert len(emu.calls) == 1
+    assert collector.summary is not None and collector.summary.reasons == {"do not call": 1}
+    assert not list((tmp_path / "data").glob("calls/profiles/*/*/worker_profile.json"))

@@ -86,6 +86,13 @@ class RunRequest:
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 
+def _openai(settings: Settings) -> dict[str, Any]:
+    """The callback server's model settings (used by campaigns with --agent openai)."""
+    key = settings.openai_api_key
+    return {"openai_api_key": key.get_secret_value() if key else None,
+            "openai_base_url": settings.openai_base_url, "openai_model": settings.openai_model}
+
+
 def worker_id() -> str:
     """A name for this process among the campaign's workers."""
     return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
@@ -150,6 +157,7 @@ async def _dial_campaign(settings: Settings, request: RunRequest, reporter: Repo
     sock = bind_socket(request.host, request.port)
     public_url = settings.public_url or f"http://{request.host}:{sock.getsockname()[1]}"
     servers: list[BackgroundServer] = []
+    server: CallbackServer | None = None
     emulator = None
     api_url = None
     try:
@@ -161,7 +169,7 @@ async def _dial_campaign(settings: Settings, request: RunRequest, reporter: Repo
         provider = account.provider(api_url)
         metrics = Metrics()
         server = CallbackServer(redis=redis, auth_token=account.token, public_url=public_url,
-                                provider=provider, metrics=metrics)
+                                provider=provider, metrics=metrics, **_openai(settings))
         callback_server = BackgroundServer(server.app, sock)
         servers.append(callback_server)
         await callback_server.start()
@@ -171,6 +179,8 @@ async def _dial_campaign(settings: Settings, request: RunRequest, reporter: Repo
         reporter.finished(await snapshot(redis, options.name), code)
         return code
     finally:
+        if server is not None:
+            await server.aclose()
         if emulator is not None:
             await emulator.aclose()
         for background in reversed(servers):
@@ -339,7 +349,7 @@ async def run_server(settings: Settings, *, host: str, port: int, provider: str 
         sock = bind_socket(host, port)
         public_url = settings.public_url or f"http://{host}:{sock.getsockname()[1]}"
         server = CallbackServer(redis=redis, auth_token=account.token, public_url=public_url,
-                                provider=account.provider())
+                                provider=account.provider(), **_openai(settings))
         stop, hard = asyncio.Event(), asyncio.Event()
         background = BackgroundServer(server.app, sock)
         await background.start()

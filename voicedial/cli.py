@@ -358,4 +358,5 @@ def main() -> None:
         sys.exit(1)
 
 
-from . import cli_delivery  # noqa: E402,F401  (replay-outbox, export)
+# The commands of other modules register themselves on `app` when imported.
+from . import cli_delivery, cli_eval  # noqa: E402,F401

@@ -20,8 +20,8 @@ from starlette.routing import Route
 from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
-from .errors import TelephonyError
-from .interview import InterviewState, Reply, continue_interview, start_interview
+from .errors import ConfigError, TelephonyError
+from .interview import Interviewer, InterviewState, Reply, make_interviewer, start_interview
 from .metrics import Metrics
 from .options import CampaignOptions
 from .outcomes import FINAL_STATUSES, settle_call
@@ -81,8 +81,12 @@ class CallbackServer:
     """The ASGI app and what it needs: Redis, the account's token, the public URL."""
 
     def __init__(self, *, redis: Redis, auth_token: str, public_url: str,
-                 provider: TwilioProvider | None, metrics: Metrics | None = None) -> None:
+                 provider: TwilioProvider | None, metrics: Metrics | None = None,
+                 openai_api_key: str | None = None, openai_base_url: str | None = None,
+                 openai_model: str = "gpt-4o-mini") -> None:
         self.redis = redis
+        self._openai = (openai_api_key, openai_base_url, openai_model)
+        self._interviewers: dict[str, Interviewer] = {}
         self.public_url = public_url.rstrip("/")
         self.validator = RequestValidator(auth_token)
         self.provider = provider
@@ -98,6 +102,25 @@ class CallbackServer:
         ], exception_handlers={_BadRequest: self._bad_request})
 
     # -- plumbing ------------------------------------------------------------------------
+    def _interviewer(self, agent: str) -> Interviewer:
+        """The campaign's interviewer (one per agent kind, reused across calls)."""
+        if agent not in self._interviewers:
+            key, base, model = self._openai
+            try:
+                self._interviewers[agent] = make_interviewer(agent, api_key=key, base_url=base,
+                                                             model=model)
+            except ConfigError as exc:
+                log.warning("agent %s unavailable (%s); using the scripted one", agent, exc)
+                self._interviewers[agent] = make_interviewer("scripted", api_key=None,
+                                                             base_url=None, model=model)
+        return self._interviewers[agent]
+
+    async def aclose(self) -> None:
+        """Close the interviewers' clients."""
+        for interviewer in self._interviewers.values():
+            await interviewer.aclose()
+        self._interviewers.clear()
+
     async def _bad_request(self, request: Request, exc: Exception) -> Response:
         assert isinstance(exc, _BadRequest)
         return PlainTextResponse(exc.detail, status_code=exc.status)
@@ -186,7 +209,7 @@ class CallbackServer:
         turn = request.query_params.get("t", "")
         if not turn.isdigit():
             raise _BadRequest(400, "missing turn")
-        store, _ = await self._campaign(campaign)
+        store, options = await self._campaign(campaign)
         call = await store.call(call_sid)
         if not call.get("interview"):
             raise _BadRequest(400, "no interview for this call")
@@ -196,7 +219,8 @@ class CallbackServer:
         speech = form.get("SpeechResult") or None
         confidence = _float(form.get("Confidence"))
         elapsed = (time.time() * 1000 - float(call.get("voice_at") or 0)) / 1000
-        reply = continue_interview(state, speech, confidence, elapsed_s=elapsed)
+        reply = await self._interviewer(options.agent).reply(state, speech, confidence,
+                                                             elapsed_s=elapsed)
         next_turn = int(turn) + 1
         xml = render_twiml(reply, gather_url(campaign, contact_id, next_turn))
         saved = await store.scripts.turn(keys=[store.keys.call(call_sid)],

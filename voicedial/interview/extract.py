@@ -496,7 +496,7 @@ def parse_job(text: str, *, now_year: int, expect: str = "job") -> JobMention:
     """
     text = normalize(text)
     text = re.sub(r"^(?:yes|yeah|yep|sure|ok|okay|well|so|oh|right now|currently|now|"
-                  r"at the moment|these days)\b[, ]*", "", text, flags=re.I)
+                  r"at the moment|these days)\b[,.! ]*", "", text, flags=re.I)
     mention = JobMention(years=parse_years(text, now_year=now_year))
     marked = _mark_years(text, now_year)
     for pattern in _JOB_PATTERNS:

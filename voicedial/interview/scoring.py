@@ -54,7 +54,10 @@ _INJECTION = re.compile(
     r"model|language model|dan)\b|\b(?:give|rate|score|mark|set|record) (?:me|my \w+|this|"
     r"the \w+) (?:as |to |a |an )?(?:10|ten|0|zero|perfect|hired|approved|qualified|"
     r"top|maximum|excellent)\b|\badmin(?:istrator)? (?:mode|override|access)\b|"
-    r"\brepeat (?:your|the) (?:instructions|prompt)\b|\bas an ai language model\b", re.I)
+    r"\brepeat (?:your|the) (?:instructions|prompt)\b|\bas an ai language model\b|"
+    r"\b(?:forget|skip|drop)\b.{0,25}\b(?:questions|interview)\b|\bmark (?:it|this|me|my "
+    r"profile|the (?:interview|call|profile)) (?:as )?(?:complete|completed|confirmed|"
+    r"verified|done|fully confirmed)\b", re.I)
 _HOSTILITY = re.compile(
     r"\b(?:fuck\w*|shit\w*|bitch\w*|asshole\w*|bastard\w*|dick(?:head)?|cunt|damn(?:ed|it)?|"
     r"crap|piss(?: off)?|screw you|go to hell|shut up|idiot\w*|stupid|moron\w*|dumb\w*|"
