@@ -14,11 +14,12 @@ from typing import Any
 
 import jsonschema
 import pytest
+import redis.asyncio as aioredis
 from rich.console import Console
 
 from tests.support import cooperative, emulator, fictional_numbers, sim_env, voicedial, write_csv
 from voicedial.emulator import Persona
-from voicedial.status import STATUS_SCHEMA
+from voicedial.status import STATUS_SCHEMA, snapshot
 from voicedial.ui import render_live, render_status
 
 SNAPSHOT: dict[str, Any] = {
@@ -99,24 +100,24 @@ async def test_headless_status_schema_while_running_and_no_numbers_logged(
     numbers = fictional_numbers(4)
     csv = write_csv(tmp_path / "live.csv", numbers)
     people = {n: cooperative(n) for n in numbers}
-    async with emulator(people, speed=80) as (_, url):
+    client = aioredis.from_url(redis_url)
+    async with emulator(people, speed=40) as (_, url):
         env = sim_env(url, redis_url, tmp_path / "home")
         proc = await _spawn(["campaign", "run", str(csv), "--port", "0", "--cps", "5"], env,
                             tmp_path)
-        seen: list[dict[str, Any]] = []
 
         async def in_call() -> bool:
-            status = await _status("live", env, tmp_path)
-            if not status["exists"]:
-                return False
-            jsonschema.validate(status, STATUS_SCHEMA)
-            seen.append(status)
-            return bool(status["in_progress"])
+            return bool((await snapshot(client, "live"))["in_progress"])
 
         await _until(in_call, 30, "a call in progress", proc)
+        # now ask from another process, as an operator's script would
+        status = await _status("live", env, tmp_path)
+        jsonschema.validate(status, STATUS_SCHEMA)
+        assert status["in_progress"] and status["remaining"] > 0
         out, err = await asyncio.wait_for(proc.communicate(), 45)
+    await client.aclose()
     assert proc.returncode == 0, err.decode()
-    assert seen[-1]["in_progress"][0]["state"] in ("dialling", "in_call")
+    assert status["in_progress"][0]["state"] in ("dialling", "in_call")
     lines = [json.loads(line) for line in out.decode().splitlines() if line.strip()]
     assert lines[0]["event"] == "notice" and "No real calls" in lines[0]["message"]
     assert {"imported", "finished"} <= {line["event"] for line in lines}
@@ -162,18 +163,20 @@ async def test_ctrl_c_lets_calls_finish_exits_75_and_loses_no_profile(
         tmp_path: Path, redis_url: str) -> None:
     numbers = fictional_numbers(8)
     csv = write_csv(tmp_path / "intr.csv", numbers)
+    client = aioredis.from_url(redis_url)
     async with emulator({n: cooperative(n) for n in numbers}, speed=60) as (emu, url):
         env = sim_env(url, redis_url, tmp_path / "home")
         proc = await _spawn(["campaign", "run", str(csv), "--port", "0", "--cps", "2"], env,
                             tmp_path)
 
         async def talking() -> bool:
-            status = await _status("intr", env, tmp_path)
+            status = await snapshot(client, "intr")
             return any(c["state"] == "in_call" for c in status["in_progress"])
         await _until(talking, 30, "a call in progress", proc)
         proc.send_signal(signal.SIGINT)
         _, err = await asyncio.wait_for(proc.communicate(), 40)
         status = await _status("intr", env, tmp_path)
+    await client.aclose()
     assert proc.returncode == 75, err.decode()
     assert status["remaining"] > 0  # it stopped dialling
     assert status["concurrency"]["active"] == 0  # calls in progress were let finish
