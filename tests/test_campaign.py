@@ -23,6 +23,7 @@ from tests.support import (
 from voicedial.campaign import EXIT_DONE, EXIT_WORK_LEFT, RunRequest, run_campaign
 from voicedial.options import CampaignOptions
 from voicedial.settings import SIM_ACCOUNT_SID, SIM_AUTH_TOKEN, Settings, load_settings
+from voicedial.status import snapshot
 from voicedial.store import CampaignStore
 from voicedial.windows import CallingWindow
 
@@ -150,6 +151,10 @@ async def test_retries_until_max_attempts(
     contact = (await store.contacts([c for c in [await _any_contact(client, "retry")]]))[0]
     await client.aclose()
     assert contact["attempts"] == "3"
+    client = aioredis.from_url(redis_url)
+    status = await snapshot(client, "retry")
+    await client.aclose()
+    assert status["attempts"] == {"no_answer": 6}  # calls made by the contacts in each state
 
 
 async def _any_contact(client: aioredis.Redis, name: str) -> str:

@@ -26,6 +26,8 @@ SNAPSHOT: dict[str, Any] = {
     "schema_version": 1, "campaign": "spring-hiring", "exists": True, "control": "running",
     "provider": "twilio", "states": {"pending": 120, "in_call": 3, "completed": 41,
                                      "no_answer": 6, "waiting_window": 30},
+    "attempts": {"pending": 0, "in_call": 4, "completed": 47, "no_answer": 18,
+                 "waiting_window": 0},
     "contacts": 200, "remaining": 153, "done": False, "calls_placed": 55,
     "pace": {"target_cps": 1.0, "cps_10s": 0.9, "cps_60s": 0.97},
     "concurrency": {"active": 3, "cap": 10}, "due_now": 120, "next_due_at": 1_790_000_000_000,
@@ -50,7 +52,7 @@ def test_fixed_snapshot_matches_the_schema() -> None:
 
 def test_live_view_renders_every_part_of_a_snapshot() -> None:
     text = _text(render_live(SNAPSHOT, elapsed_s=61))
-    for piece in ("campaign spring-hiring", "ETA 2m38s", "elapsed 1m01s", "in_call",
+    for piece in ("campaign spring-hiring", "ETA 2m38s", "elapsed 1m01s", "in_call", "47",
                   "waiting_window", "30", "0.90", "3 / 10", "38 / 1", "a1b2c3d4e5f6",
                   "4f9a1c2b3d4e", "completed", "171 s", "Twilio queue time", "0 ms"):
         assert piece in text, piece

@@ -26,7 +26,8 @@ STATUS_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "title": "voicedial campaign status",
     "type": "object",
-    "required": ["schema_version", "campaign", "exists", "control", "states", "contacts",
+    "required": ["schema_version", "campaign", "exists", "control", "states", "attempts",
+                 "contacts",
                  "remaining", "done", "calls_placed", "pace", "concurrency", "due_now",
                  "next_due_at", "outbox", "recent", "in_progress", "queue_time_ms", "eta_s"],
     "properties": {
@@ -36,6 +37,7 @@ STATUS_SCHEMA: dict[str, Any] = {
         "control": {"enum": ["running", "paused", "cancelled"]},
         "provider": {"type": ["string", "null"]},
         "states": {"type": "object", "additionalProperties": _COUNT},
+        "attempts": {"type": "object", "additionalProperties": _COUNT},
         "contacts": _COUNT, "remaining": _COUNT, "done": {"type": "boolean"},
         "calls_placed": _COUNT,
         "pace": {"type": "object", "required": ["target_cps", "cps_10s", "cps_60s"],
@@ -86,7 +88,9 @@ async def snapshot(redis: Redis, name: str) -> dict[str, Any]:
         await pipe.execute()
     meta_d = _decode(meta)
     options = json.loads(meta_d.get("options", "{}"))
-    states = {s: int(v) for s, v in _decode(counts).items() if int(v)}
+    tallies = _decode(counts)
+    states = {s: int(v) for s, v in tallies.items() if int(v) and not s.startswith("attempts:")}
+    attempts = {s: int(tallies.get(f"attempts:{s}", 0)) for s in states}
     stats_d = {s: int(v) for s, v in _decode(stats).items()}
     pending = await outbox_pending(redis, k)
     remaining = sum(states.get(s, 0) for s in ACTIVE_STATES)
@@ -100,6 +104,7 @@ async def snapshot(redis: Redis, name: str) -> dict[str, Any]:
         "control": meta_d.get("control", "running"),
         "provider": options.get("provider"),
         "states": states,
+        "attempts": attempts,
         "contacts": sum(states.values()),
         "remaining": remaining,
         "done": bool(meta_d) and remaining == 0,

@@ -176,7 +176,8 @@ class CampaignStore:
     async def counts(self) -> dict[str, int]:
         """Contacts per state (only states with contacts)."""
         raw = await self.redis.hgetall(self.keys.counts)
-        return {k.decode(): int(v) for k, v in raw.items() if int(v)}
+        return {k.decode(): int(v) for k, v in raw.items()
+                if int(v) and not k.startswith(b"attempts:")}
 
     async def next_due_ms(self) -> int | None:
         """When the earliest waiting contact becomes due, or None if none waits."""

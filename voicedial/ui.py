@@ -42,11 +42,14 @@ def render_status(status: dict[str, Any]) -> Table:
                   show_header=True, header_style="bold", expand=False)
     table.add_column("state")
     table.add_column("contacts", justify="right")
+    table.add_column("calls", justify="right")
     states: dict[str, int] = status.get("states", {})
+    attempts: dict[str, int] = status.get("attempts", {})
     for state in (*ACTIVE_STATES, *TERMINAL_STATES):
         if states.get(state):
             style = "cyan" if state in ACTIVE_STATES else ""
-            table.add_row(Text(state, style=style), str(states[state]))
+            table.add_row(Text(state, style=style), str(states[state]),
+                          str(attempts.get(state, 0)))
     table.add_section()
     table.add_row("total", str(status.get("contacts", 0)))
     pace = status.get("pace", {})
@@ -74,14 +77,17 @@ def render_live(status: dict[str, Any], *, elapsed_s: float | None = None) -> Re
         f"  {status.get('control', 'running')}",
         f"  elapsed {_duration(elapsed_s)}  ETA {_duration(status.get('eta_s'))}")
 
+    attempts: dict[str, int] = status.get("attempts", {})
     counts = Table(title="contacts", title_justify="left", show_edge=False, pad_edge=False)
     counts.add_column("state")
     counts.add_column("n", justify="right")
+    counts.add_column("calls", justify="right")
     for state in (*ACTIVE_STATES, *TERMINAL_STATES):
         if states.get(state):
             counts.add_row(Text(state, style="cyan" if state in ACTIVE_STATES else ""),
-                           str(states[state]))
-    counts.add_row(Text("total", style="bold"), str(status.get("contacts", 0)))
+                           str(states[state]), str(attempts.get(state, 0)))
+    counts.add_row(Text("total", style="bold"), str(status.get("contacts", 0)),
+                   str(sum(attempts.values())))
 
     queue = status.get("queue_time_ms")
     gauges = Table(title="dialling", title_justify="left", show_edge=False, show_header=False,

@@ -1,5 +1,6 @@
 -- Atomically claim up to ARGV[4] due contacts for dialling, within the concurrency cap.
--- KEYS[1] due, KEYS[2] inflight, KEYS[3] counts, KEYS[4] meta.
+-- KEYS[1] due, KEYS[2] inflight, KEYS[3] counts (per state, and 'attempts:STATE' sums),
+-- KEYS[4] meta.
 -- ARGV[1] contact key prefix, ARGV[2] max concurrent, ARGV[3] lease ms, ARGV[4] limit,
 -- ARGV[5] worker id. Returns the claimed contact ids (empty when paused, full or nothing due).
 local control = redis.call('HGET', KEYS[4], 'control')
@@ -19,8 +20,12 @@ for _, id in ipairs(ids) do
   redis.call('ZADD', KEYS[2], now + tonumber(ARGV[3]), id)
   redis.call('HSET', key, 'state', 'dialling', 'worker', ARGV[5], 'claimed_at', now)
   -- A claim is an attempt; release.lua gives it back if no call was placed.
-  redis.call('HINCRBY', key, 'attempts', 1)
-  if old then redis.call('HINCRBY', KEYS[3], old, -1) end
+  local attempts = redis.call('HINCRBY', key, 'attempts', 1)
+  if old then
+    redis.call('HINCRBY', KEYS[3], old, -1)
+    redis.call('HINCRBY', KEYS[3], 'attempts:' .. old, 1 - attempts)
+  end
   redis.call('HINCRBY', KEYS[3], 'dialling', 1)
+  redis.call('HINCRBY', KEYS[3], 'attempts:dialling', attempts)
 end
 return ids

@@ -25,8 +25,13 @@ if current == ARGV[1] then
     redis.call('ZADD', KEYS[5], ARGV[3], id)
     redis.call('HSET', KEYS[2], 'next_due', ARGV[3])
   end
-  if old then redis.call('HINCRBY', KEYS[3], old, -1) end
+  local attempts = tonumber(redis.call('HGET', KEYS[2], 'attempts') or '0')
+  if old then
+    redis.call('HINCRBY', KEYS[3], old, -1)
+    redis.call('HINCRBY', KEYS[3], 'attempts:' .. old, -attempts)
+  end
   redis.call('HINCRBY', KEYS[3], ARGV[2], 1)
+  redis.call('HINCRBY', KEYS[3], 'attempts:' .. ARGV[2], attempts)
 end
 if ARGV[4] ~= '' then
   redis.call('XADD', KEYS[6], '*', 'event', ARGV[4])

@@ -23,8 +23,11 @@ if ARGV[1] == 'in-progress' then
   local old = redis.call('HGET', KEYS[2], 'state')
   if old == 'dialling' then
     redis.call('HSET', KEYS[2], 'state', 'in_call')
+    local attempts = tonumber(redis.call('HGET', KEYS[2], 'attempts') or '0')
     redis.call('HINCRBY', KEYS[3], 'dialling', -1)
+    redis.call('HINCRBY', KEYS[3], 'attempts:dialling', -attempts)
     redis.call('HINCRBY', KEYS[3], 'in_call', 1)
+    redis.call('HINCRBY', KEYS[3], 'attempts:in_call', attempts)
   end
   if not redis.call('HGET', KEYS[1], 'answered_at') then
     redis.call('HSET', KEYS[1], 'answered_at', now)

@@ -12,7 +12,11 @@ if ARGV[3] ~= '' then
   redis.call('HSET', key, 'next_due', ARGV[3])
 end
 redis.call('HSET', key, 'state', ARGV[4], 'reason', ARGV[5])
-if ARGV[6] == '1' then redis.call('HINCRBY', key, 'attempts', -1) end
+local before = tonumber(redis.call('HGET', key, 'attempts') or '0')
+local after = before
+if ARGV[6] == '1' then after = redis.call('HINCRBY', key, 'attempts', -1) end
 redis.call('HINCRBY', KEYS[3], old, -1)
+redis.call('HINCRBY', KEYS[3], 'attempts:' .. old, -before)
 redis.call('HINCRBY', KEYS[3], ARGV[4], 1)
+redis.call('HINCRBY', KEYS[3], 'attempts:' .. ARGV[4], after)
 return 1
