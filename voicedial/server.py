@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.asyncio import Redis
@@ -122,8 +122,8 @@ class CallbackServer:
         self._interviewers.clear()
 
     async def _bad_request(self, request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, _BadRequest)
-        return PlainTextResponse(exc.detail, status_code=exc.status)
+        status = exc.status if isinstance(exc, _BadRequest) else 400
+        return PlainTextResponse(str(exc), status_code=status)
 
     async def _verified_form(self, request: Request) -> dict[str, str]:
         """The POSTed form, after its size and X-Twilio-Signature are checked."""
@@ -136,8 +136,6 @@ class CallbackServer:
             if len(body) > MAX_BODY_BYTES:
                 raise _BadRequest(413, "body too large")
         try:
-            from urllib.parse import parse_qsl
-
             pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
         except UnicodeDecodeError:
             raise _BadRequest(400, "body is not a form") from None
