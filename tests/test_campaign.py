@@ -223,3 +223,23 @@ async def test_opt_out_on_a_call_keeps_the_number_out_of_every_campaign(
     assert len(emu.calls) == 1
     assert collector.summary is not None and collector.summary.reasons == {"do not call": 1}
     assert not list((tmp_path / "data").glob("calls/profiles/*/*/worker_profile.json"))
+
+
+@pytest.mark.timeout(60)
+async def test_recordings_of_consenting_calls_are_stored(
+        redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    numbers = fictional_numbers(2)
+    people = {numbers[0]: cooperative(numbers[0]),
+              numbers[1]: cooperative(numbers[1]).model_copy(update={"consent": False})}
+    csv = write_csv(tmp_path / "rec.csv", numbers)
+    async with emulator(people) as (_, url):
+        settings = _settings(monkeypatch, url, tmp_path)
+        code = await run_campaign(settings, RunRequest(csv=csv, options=_options("rec",
+                                                                                 record=True),
+                                                       port=0), Collector())
+    assert code == EXIT_DONE
+    audio = list((tmp_path / "data").glob("calls/audio/*/*/recording.wav"))
+    profiles = list((tmp_path / "data").glob("calls/profiles/*/*/worker_profile.json"))
+    assert len(audio) == 1 and len(profiles) == 1
+    assert audio[0].parent.name == profiles[0].parent.name  # the consenting call's
+    assert audio[0].read_bytes()[:4] == b"RIFF"

@@ -31,6 +31,7 @@ from .options import CampaignOptions
 from .outbox import Outbox
 from .pacing import Pacer
 from .reconcile import Reconciler
+from .recordings import RecordingFetcher
 from .runtime import Account, account_for, open_redis
 from .server import CallbackServer
 from .settings import Settings
@@ -191,6 +192,7 @@ async def _dial_campaign(settings: Settings, request: RunRequest, reporter: Repo
 async def _session(settings: Settings, request: RunRequest, reporter: Reporter,
                    store: CampaignStore, provider: TwilioProvider, storage: Storage, *,
                    public_url: str, worker: str, metrics: Metrics) -> int:
+    account_token, api_url = provider.auth_token, provider.api_url
     """One worker's dialling: the dial loop and the outbox loop as tasks, the monitor deciding
     when to stop, then letting calls finish and draining the outbox (bounded)."""
     options = request.options
@@ -205,8 +207,10 @@ async def _session(settings: Settings, request: RunRequest, reporter: Reporter,
     if options.webhook_url and not sender.secret:
         reporter.notice("VOICEDIAL_WEBHOOK_SECRET is not set: webhooks are dead-lettered until "
                         "it is (then run replay-outbox)")
+    recordings = (RecordingFetcher(account_sid=options.account_sid, auth_token=account_token,
+                                   api_url=api_url) if options.record else None)
     outbox = Outbox(redis=store.redis, campaign=options.name, storage=storage, consumer=worker,
-                    sender=sender, audit=audit)
+                    sender=sender, audit=audit, recordings=recordings)
     await outbox.ensure_group()
     reconciler = Reconciler(store=store, options=options, provider=provider, worker_id=worker)
     await reconciler.heartbeat()
@@ -235,6 +239,8 @@ async def _session(settings: Settings, request: RunRequest, reporter: Reporter,
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await sender.aclose()
+        if recordings is not None:
+            await recordings.aclose()
     if dialer.fatal is not None:
         raise dialer.fatal
     counts = await store.counts()

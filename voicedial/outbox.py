@@ -40,6 +40,7 @@ from redis.exceptions import RedisError, ResponseError, WatchError
 from .audit import Audit
 from .errors import StorageError
 from .keys import OUTBOX_GROUP, CampaignKeys
+from .recordings import RecordingFetcher, recording_key
 from .storage import Storage
 from .webhooks import DeliveryResult, WebhookSender
 
@@ -79,11 +80,19 @@ PROFILE_EVENT = "worker_profile.completed"
 SETTLED_EVENT = "call.settled"
 
 
-async def store_event(storage: Storage, event: dict[str, Any]) -> None:
-    """Write an event's profile and transcript (idempotent: same keys, same content)."""
+async def store_event(storage: Storage, event: dict[str, Any],
+                      recordings: RecordingFetcher | None = None) -> None:
+    """Write an event's profile, transcript and recording (idempotent: same keys, same
+    content). A recording is only fetched when `recordings` is given (a campaign with
+    --record) and the call had consent (only profile events reach here)."""
     await storage.put_json(profile_key(event), event["profile"])
     if event.get("transcript") is not None:
         await storage.put_json(transcript_key(event), event["transcript"])
+    if event.get("recording_url") and recordings is not None:
+        audio = await recordings.fetch(event["recording_url"])
+        if audio is not None:
+            await storage.put_bytes(recording_key(_day(event), event["call_id"]), audio,
+                                    "audio/wav")
 
 
 def _now_ms() -> int:
@@ -154,6 +163,7 @@ class Outbox:
 
     def __init__(self, *, redis: Redis, campaign: str, storage: Storage, consumer: str,
                  sender: WebhookSender | None = None, audit: Audit | None = None,
+                 recordings: RecordingFetcher | None = None,
                  reclaim_idle_ms: int = 120_000, rng: random.Random | None = None) -> None:
         self.redis = redis
         self.keys = CampaignKeys(campaign)
@@ -161,6 +171,7 @@ class Outbox:
         self.consumer = consumer
         self.sender = sender
         self.audit = audit
+        self.recordings = recordings
         self.reclaim_idle_ms = reclaim_idle_ms
         self.rng = rng or random.Random()
         self.handled = 0
@@ -327,7 +338,7 @@ class Outbox:
             self._audit_outcome(event)
         if not job.stored:
             try:
-                await store_event(self.storage, event)
+                await store_event(self.storage, event, self.recordings)
             except StorageError as exc:
                 delay = min(_STORE_RETRY_CAP_S, _STORE_RETRY_BASE_S * 2 ** job.store_failures)
                 job.store_failures += 1

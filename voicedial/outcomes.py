@@ -99,7 +99,7 @@ def build_transcript(*, options: CampaignOptions, call_sid: str, contact: dict[s
 
 async def settle_call(store: CampaignStore, options: CampaignOptions, *, call_sid: str,
                       contact_id: str, call_status: str, duration_s: int | None,
-                      answered_by: str | None) -> str | None:
+                      answered_by: str | None, recording_url: str | None = None) -> str | None:
     """Settle a call that reached a final status, once. Returns the disposition, or None when
     this call had already been settled (a repeated or late callback)."""
     call = await store.call(call_sid)
@@ -145,6 +145,8 @@ async def settle_call(store: CampaignStore, options: CampaignOptions, *, call_si
             "transcript": build_transcript(options=options, call_sid=call_sid, contact=contact,
                                            interview=interview),
         }
+        if options.record and recording_url:
+            event["recording_url"] = recording_url
     recent = {"at": int(ended_ms), "contact": contact.get("phone_hash", "")[:12],
               "disposition": disposition, "attempt": attempts, "duration_s": duration_s}
     settled = await store.finish(call_sid, contact_id, state=state, disposition=disposition,

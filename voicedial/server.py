@@ -241,7 +241,8 @@ class CallbackServer:
             disposition = await settle_call(
                 store, options, call_sid=call_sid, contact_id=contact_id, call_status=status,
                 duration_s=int(duration) if duration and duration.isdigit() else None,
-                answered_by=form.get("AnsweredBy") or None)
+                answered_by=form.get("AnsweredBy") or None,
+                recording_url=form.get("RecordingUrl") or None)
             if disposition is not None:
                 self.metrics.calls_finished.labels(campaign, disposition).inc()
                 if duration and duration.isdigit() and int(duration) > 0:

@@ -63,6 +63,7 @@ class TwilioProvider:
                  pool_size: int = 64) -> None:
         self.account_sid = account_sid
         self.auth_token = auth_token
+        self.api_url = api_url.rstrip("/")
         http = TwilioHttpClient(pool_connections=True, max_retries=None, timeout=15)
         self._client = Client(account_sid, auth_token, http_client=http)
         # The SDK has no setting for the REST base; its domain object honours base_url.
