@@ -124,7 +124,14 @@ async def test_killed_runs_lose_no_profile(redis_url: str, tmp_path: Path) -> No
             receiver.hold = asyncio.Event()
             receiver.arrived.clear()
             await runs.start()
-            await asyncio.wait_for(receiver.arrived.wait(), 30)
+            try:
+                await asyncio.wait_for(receiver.arrived.wait(), 30)
+            except TimeoutError:
+                state = await snapshot(client, "crash")
+                code, err = (await runs.finish(5)) if runs.proc and \
+                    runs.proc.returncode is not None else (None, "still running")
+                raise AssertionError(f"no delivery in run 3: exit {code}, {err}, "
+                                     f"{state['states']} {state['outbox']}") from None
             await runs.kill()
             receiver.hold.set()
             receiver.hold = None
