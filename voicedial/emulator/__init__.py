@@ -7,10 +7,9 @@ each call as Twilio does, with callers played by personas (SPEC sections 6 and 7
 """
 
 from voicedial.emulator.app import Emulator, run_emulator
+from voicedial.emulator.brain import CallerBrain, CallerReply
 from voicedial.emulator.calls import SimCall
 from voicedial.emulator.personas import (
-    CallerBrain,
-    CallerReply,
     Gap,
     Job,
     Persona,

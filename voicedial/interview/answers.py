@@ -1,0 +1,302 @@
+"""What each answer does to the interview: one handler per question (`HANDLERS`, keyed by
+`InterviewState.asking`) fills slots from the extractor's reading of the answer.
+
+A handler returns the acknowledgement to say before the next question, or None when the answer
+was not understood (the flow then re-asks once, then `skip`s).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from . import extract as ex
+from .scoring import is_evasive, job_signals
+from .state import InterviewState, Job, Outcome, sorted_jobs
+
+__all__ = ["HANDLERS", "Handler", "commit_draft", "skip"]
+
+Handler = Callable[[InterviewState, str, dict[str, Any]], str | None]
+
+
+def commit_draft(state: InterviewState) -> None:
+    """Add the draft job to the history if it names a title or company; implausible
+    years become signals on the caller's latest turn."""
+    job = state.draft
+    if job is None:
+        return
+    state.draft = None
+    if job.title is None and job.company is None:
+        return
+    others = [(j.start_year, j.end_year) for j in state.jobs]
+    signals = job_signals(job.start_year, job.end_year, others, now_year=state.now_year)
+    caller = [i for i, t in enumerate(state.turns) if t.speaker == "caller"]
+    if signals and caller:
+        state.record_signals(caller[-1], signals)
+    state.jobs.append(job)
+    if job.current:
+        state.done.append("current")
+
+
+def _consent(state: InterviewState, text: str, slots: dict[str, Any]) -> str | None:
+    answer = ex.parse_yes_no(text)
+    slots["consent"] = answer
+    if answer is None:
+        return None
+    state.consent_given = answer
+    if not answer:
+        state.outcome = Outcome.DECLINED
+        return ""
+    state.done.append("consent")
+    if name := ex.parse_name(re.sub(r"^.*?\b(?=my name is|this is|it's)", "", text, flags=re.I)
+                             if re.search(r"my name is|this is|it's", text, re.I) else ""):
+        state.name = name
+        state.done.append("name")
+        slots["name"] = name
+    return "Thank you. "
+
+
+def _name(state: InterviewState, text: str, slots: dict[str, Any]) -> str | None:
+    name = ex.parse_name(text)
+    if name is None:
+        if ex.is_dont_know(text) or ex.parse_yes_no(text) is False:
+            state.done.append("name")
+            return "That's fine. "
+        return None
+    state.name = name
+    slots["name"] = name
+    state.done.append("name")
+    return f"Thank you, {name.split()[0]}. "
+
+
+def _apply_years(job: Job, span: ex.YearSpan, asked: str, now_year: int) -> bool:
+    """Fill the job's years from what was heard; True if anything was filled."""
+    before = (job.start_year, job.end_year)
+    used = {y for y in (span.start, span.end) if y is not None}
+    single = [y for y in span.years if y not in used]
+    if span.start is not None:
+        job.start_year = span.start
+    if span.end is not None and not job.current:
+        job.end_year = span.end
+    if single:
+        if asked == "end" and not job.current and job.end_year is None:
+            job.end_year = single[0]
+        elif job.start_year is None:
+            job.start_year = single[0]
+            if not job.current and len(single) > 1 and job.end_year is None:
+                job.end_year = single[1]
+        elif not job.current and job.end_year is None:
+            job.end_year = single[0]
+    if span.duration is not None:
+        if job.start_year is None and job.current:
+            job.start_year = now_year - span.duration
+        elif job.start_year is None and job.end_year is not None:
+            job.start_year = job.end_year - span.duration
+        elif job.end_year is None and job.start_year is not None and not job.current:
+            job.end_year = job.start_year + span.duration
+    return (job.start_year, job.end_year) != before
+
+
+def _job_field(state: InterviewState, text: str, slots: dict[str, Any]) -> str | None:
+    asked = state.asking
+    job = state.draft if state.draft is not None else Job(current=False)
+    state.draft = job
+    if asked == "job" and job.current and ex.is_not_working(text):
+        # Keep only the clauses that do not say "I'm not working" before looking for a job.
+        rest = ", ".join(p for p in re.split(r"\s*[,;.]\s*", text)
+                         if p and not ex.is_not_working(p))
+        mention = ex.parse_job(rest, now_year=state.now_year)
+        if mention.company is None or mention.title is None:
+            state.draft = None
+            state.no_current_job = True
+            state.done.append("current")
+            slots["current_job"] = None
+            return "I see. "
+    if asked == "job" and not job.current and ex.is_no_more(text):
+        state.draft = None
+        state.done.append("history")
+        return "Okay. "
+    expect = asked if asked in ("title", "company") else "job"
+    mention = ex.parse_job(text, now_year=state.now_year, expect=expect)
+    if asked in ("start", "end"):
+        mention = ex.JobMention(years=ex.parse_years(text, now_year=state.now_year))
+    filled = False
+    if mention.title and (job.title is None or asked == "title"):
+        job.title, filled = mention.title, True
+    if mention.company and (job.company is None or asked == "company"):
+        job.company, filled = mention.company, True
+    filled = _apply_years(job, mention.years, asked, state.now_year) or filled
+    slots.update({k: v for k, v in job.model_dump().items() if v not in (None, [], False)})
+    if filled:
+        return "Thanks. " if asked in ("job", "title", "company") else "Got it. "
+    if ex.is_dont_know(text) or ex.parse_yes_no(text) is False:
+        skip(state)
+        return "That's okay. "
+    return None
+
+
+def _more(state: InterviewState, text: str, slots: dict[str, Any]) -> str | None:
+    if ex.is_no_more(text):
+        state.done.append("history")
+        slots["no_more_jobs"] = True
+        return "Okay. "
+    mention = ex.parse_job(text, now_year=state.now_year)
+    category = ex.gap_category(text)
+    if not mention.empty and not (category and mention.title is None):
+        job = Job(title=mention.title, company=mention.company)
+        _apply_years(job, mention.years, "job", state.now_year)
+        state.draft = job
+        slots.update({k: v for k, v in job.model_dump().items() if v not in (None, [], False)})
+        return "Thanks. "
+    answer = ex.parse_yes_no(text)
+    if answer is True:
+        state.draft = Job()
+        return ""
+    if answer is False or ex.is_no_more(text) or ex.is_dont_know(text) or category:
+        state.done.append("history")
+        slots["no_more_jobs"] = True
+        return "Okay. "
+    return None
+
+
+def _gap(state: InterviewState, text: str, slots: dict[str, Any]) -> str | None:
+    gap = state.next_gap()
+    if gap is None:
+        state.done.append("gaps")
+        return ""
+    answer = ex.parse_gap_answer(text, now_year=state.now_year)
+    if answer.job is not None:
+        job = Job(title=answer.job.title, company=answer.job.company)
+        _apply_years(job, answer.job.years, "job", state.now_year)
+        if job.start_year is None:
+            job.start_year = gap.start_year
+        if job.end_year is None:
+            job.end_year = gap.end_year
+        state.draft = job
+        commit_draft(state)
+        gap.explanation, gap.resolved = "work", True
+        slots["gap_job"] = job.model_dump(exclude={"skipped", "current"})
+    elif answer.explanation is not None:
+        gap.explanation, gap.resolved = answer.explanation, True
+        slots["gap_explanation"] = answer.explanation
+    elif ex.is_dont_know(text) or ex.parse_yes_no(text) is False:
+        gap.resolved = False
+    else:
+        return None
+    state.probed.append(gap)
+    return "Thank you. "
+
+
+def _skills(state: InterviewState, text: str, slots: dict[str, Any]) -> str | None:
+    state.done.append("skills")
+    if ex.parse_yes_no(text) is False or ex.is_dont_know(text) or is_evasive(text):
+        return "Okay. "
+    skills = ex.parse_skills(text)
+    if ex.parse_yes_no(text) is True and not skills:
+        state.done.remove("skills")
+        return None
+    state.skills = skills
+    slots["skills"] = skills
+    return "Thanks. "
+
+
+def _readback(state: InterviewState, text: str, slots: dict[str, Any]) -> str | None:
+    answer = ex.parse_yes_no(text)
+    changed = _apply_correction(state, text)
+    slots["confirmed"] = answer
+    if changed:
+        slots["correction"] = text
+        state.readbacks += 1
+        state.confirmed = False
+        state.asking = "readback"
+        return "Thanks, I've updated that. "
+    if answer is True:
+        state.confirmed = True
+        state.done.append("readback")
+        return ""
+    if answer is False:
+        state.confirmed = False
+        state.asking = "correction"
+        return ""
+    return None
+
+
+def _correction(state: InterviewState, text: str, slots: dict[str, Any]) -> str | None:
+    if _apply_correction(state, text):
+        slots["correction"] = text
+        state.readbacks += 1
+        state.asking = "readback"
+        return "Thanks, I've updated that. "
+    return None
+
+
+def _apply_correction(state: InterviewState, text: str) -> bool:
+    """Apply "no, it was 2012", "it's Target, not Walmart" or "my name is ..."; True if applied."""
+    if re.search(r"\b(?:my name is|name's|call me)\b", text, re.I) and (
+            name := ex.parse_name(text)):
+        state.name = name
+        return True
+    swap = re.search(r"\b(?:it was|it's|it is|was)\s+(?P<new>[^,]+?),?\s+not\s+(?P<old>.+)$",
+                     text, re.I) or re.search(
+        r"\bnot\s+(?P<old>[^,]+?),?\s+(?:it was|it's|it is|but|it should be)\s+(?P<new>.+)$",
+        text, re.I)
+    if swap and not re.search(r"\d", swap["new"]):
+        old, new = swap["old"].strip(" .").lower(), swap["new"].strip(" .")
+        for job in state.jobs:
+            for attr in ("company", "title"):
+                value = getattr(job, attr)
+                if value and (old in value.lower() or value.lower() in old):
+                    setattr(job, attr, new.lower() if attr == "title" else new)
+                    return True
+    span = ex.parse_years(text, now_year=state.now_year)
+    if not span.years:
+        return False
+    year = span.years[0]
+    role = ("start" if re.search(r"\b(?:start|began|begin|since|from|join)", text, re.I) else
+            "end" if re.search(r"\b(?:left|end|until|till|quit|finish|stopp)", text, re.I) else
+            None)
+    candidates = [(abs(value - year), job, attr) for job in sorted_jobs(state)
+                  for attr in ("start_year", "end_year")
+                  if (value := getattr(job, attr)) is not None and value != year
+                  and (role is None or attr.startswith(role))]
+    if not candidates:
+        return False
+    _, job, attr = min(candidates, key=lambda c: c[0])
+    setattr(job, attr, year)
+    return True
+
+
+def skip(state: InterviewState) -> str:
+    """Give up on the current question (unclear twice, or "I don't know") and move on."""
+    asked = state.asking
+    if asked == "consent":
+        state.consent_given = False
+        state.outcome = Outcome.DECLINED
+    elif asked in ("job", "title", "company", "start", "end") and state.draft is not None:
+        state.draft.skipped.append(asked)
+        if asked == "job" and state.draft.current:
+            state.draft = None
+            state.done.append("current")
+        elif asked == "job":
+            state.draft = None
+            state.done.append("history")
+    elif asked == "more":
+        state.done.append("history")
+    elif asked == "gap":
+        gap = state.next_gap()
+        if gap is not None:
+            state.probed.append(gap)
+    elif asked in ("readback", "correction") and "readback" not in state.done:
+        state.done.append("readback")
+    elif asked in ("name", "skills"):
+        state.done.append(asked)
+    return "Let's move on. "
+
+
+HANDLERS: dict[str, Handler] = {
+    "consent": _consent, "name": _name, "job": _job_field, "title": _job_field,
+    "company": _job_field, "start": _job_field, "end": _job_field, "more": _more,
+    "gap": _gap, "skills": _skills, "readback": _readback, "correction": _correction,
+    "done": lambda state, text, slots: "",
+}
