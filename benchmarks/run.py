@@ -17,15 +17,17 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks import campaigns, p1_import, p6_memory  # noqa: E402
+from benchmarks import callbacks, campaigns, p1_import, p6_memory  # noqa: E402
 from benchmarks.common import Result  # noqa: E402
 
 BENCHMARKS: dict[str, Callable[[], list[Result]]] = {
     "P1": p1_import.run,
     "P2": lambda: campaigns.run_pacing() + campaigns.run_pacing_workers(),
     "P3": campaigns.run_dispatch,
+    "P4": callbacks.run_callbacks,
     "P5": campaigns.run_end_to_end,
     "P6": p6_memory.run,
+    "P7": callbacks.run_turns,
 }
 
 

@@ -24,6 +24,7 @@ three-valued logic so that anything the analysis cannot prove becomes *undecided
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -172,10 +173,14 @@ def _desc(desc: Any) -> np.ndarray:
     return _tri(desc.national_number_pattern, prefix_match=False)
 
 
-def _first_all(conditions: list[tuple[np.ndarray, int]], default: int
+def _first_all(conditions: Iterable[tuple[np.ndarray, int]], default: int
                ) -> tuple[np.ndarray, np.ndarray]:
     """The value of the first condition that holds for all completions, per prefix, and
-    whether an undecided condition came before it (then the answer is undecided)."""
+    whether an undecided condition came before it (then the answer is undecided).
+
+    `conditions` may be a generator: each table is used and dropped in turn, which keeps the
+    build's peak memory to a few tables instead of all of them.
+    """
     value = np.full(_TABLE_SIZE, default, dtype=np.int16)
     decided = np.zeros(_TABLE_SIZE, dtype=bool)
     mixed = np.zeros(_TABLE_SIZE, dtype=bool)
@@ -190,14 +195,20 @@ def _first_all(conditions: list[tuple[np.ndarray, int]], default: int
 
 def _kind(metadata: Any, country_code: int) -> tuple[np.ndarray, np.ndarray]:
     """`_number_type_helper` reduced to unknown / geographic / not, per prefix."""
-    general = _desc(metadata.general_desc)
-    conditions = [((_ALL - general).astype(np.int8), _UNKNOWN)]  # not general: unknown
-    for name in _TYPES:
-        if name == "mobile" and metadata.same_mobile_and_fixed_line_pattern:
-            continue
-        geo = name == "fixed_line" or (name == "mobile" and country_code in _GEO_MOBILE_COUNTRIES)
-        conditions.append((_desc(getattr(metadata, name)), _GEO if geo else _NONGEO))
-    return _first_all(conditions, _UNKNOWN)
+
+    def conditions() -> Iterator[tuple[np.ndarray, int]]:
+        general = _desc(metadata.general_desc)
+        yield (_ALL - general).astype(np.int8), _UNKNOWN  # not general: unknown
+        del general
+        for name in _TYPES:
+            if name == "mobile" and metadata.same_mobile_and_fixed_line_pattern:
+                continue
+            geo = name == "fixed_line" or (
+                name == "mobile" and country_code in _GEO_MOBILE_COUNTRIES)
+            yield _desc(getattr(metadata, name)), _GEO if geo else _NONGEO
+
+    kind, mixed = _first_all(conditions(), _UNKNOWN)
+    return kind.astype(np.int8), mixed
 
 
 @dataclass(frozen=True)
@@ -218,25 +229,27 @@ class NanpTable:
 def _build() -> NanpTable:
     from voicedial.phones import valid_timezone  # phones imports this module lazily
 
-    regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE[1]
-    region_conditions: list[tuple[np.ndarray, int]] = []
-    kinds: list[tuple[np.ndarray, np.ndarray]] = []
-    for position, region in enumerate(regions):
+    # Which region phonenumbers picks for a prefix (the first whose leading digits, or whose
+    # number types, claim every completion), and the number kind in that region. Regions are
+    # taken one at a time and their tables dropped: building them all first cost 125 MB.
+    decided = np.zeros(_TABLE_SIZE, dtype=bool)
+    mixed = np.zeros(_TABLE_SIZE, dtype=bool)
+    kind = np.full(_TABLE_SIZE, _UNKNOWN, dtype=np.int8)
+    for region in phonenumbers.COUNTRY_CODE_TO_REGION_CODE[1]:
         metadata = PhoneMetadata.metadata_for_region(region)
-        kind, kind_mixed = _kind(metadata, 1)
-        kinds.append((kind, kind_mixed))
+        region_kind, region_kind_mixed = _kind(metadata, 1)
         if metadata.leading_digits is not None:
             cond = _tri(metadata.leading_digits, prefix_match=True)
         else:
-            cond = np.where(kind_mixed, _MIXED, np.where(kind != _UNKNOWN, _ALL, _NONE))
-        region_conditions.append((cond.astype(np.int8), position))
-    chosen, region_mixed = _first_all(region_conditions, -1)
-    kind = np.full(_TABLE_SIZE, _UNKNOWN, dtype=np.int16)
-    mixed = region_mixed.copy()
-    for position, (region_kind, region_kind_mixed) in enumerate(kinds):
-        here = chosen == position
+            cond = np.where(region_kind_mixed, _MIXED,
+                            np.where(region_kind != _UNKNOWN, _ALL, _NONE)).astype(np.int8)
+        open_ = ~decided
+        mixed |= open_ & (cond == _MIXED)
+        here = open_ & (cond == _ALL)
+        decided |= here
         kind[here] = region_kind[here]
         mixed |= here & region_kind_mixed
+        del region_kind, region_kind_mixed, cond, open_, here
 
     # Zones: longest time-zone prefix of the E.164 digits for geographic types, the country's
     # list for the others (phonenumbers.timezone), then the filter `phones` applies.

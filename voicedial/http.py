@@ -22,7 +22,9 @@ _STOP_TIMEOUT_S = 5.0
 def bind_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
     """Bind a listening TCP socket; port 0 picks a free one (read it from getsockname())."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets that say they are TCP;
+    # without it a response written as headers + body waits ~40 ms for a delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     sock.listen(2048)

@@ -73,6 +73,7 @@ class _BadRequest(Exception):
 
 @dataclass
 class _Cached:
+    store: CampaignStore
     options: CampaignOptions
     at: float
 
@@ -160,15 +161,16 @@ class CallbackServer:
         return campaign, contact_id, call_sid
 
     async def _campaign(self, name: str) -> tuple[CampaignStore, CampaignOptions]:
-        store = CampaignStore(self.redis, name)
         cached = self._options.get(name)
         if cached is None or time.monotonic() - cached.at > _OPTIONS_TTL_S:
+            # One store per campaign: building one registers (hashes) every Lua script.
+            store = cached.store if cached else CampaignStore(self.redis, name)
             raw = await store.options()
             if raw is None:
                 raise _BadRequest(400, "unknown campaign")
-            cached = _Cached(CampaignOptions.model_validate(raw), time.monotonic())
+            cached = _Cached(store, CampaignOptions.model_validate(raw), time.monotonic())
             self._options[name] = cached
-        return store, cached.options
+        return cached.store, cached.options
 
     @staticmethod
     def _twiml(xml: str) -> Response:
