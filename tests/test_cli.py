@@ -103,6 +103,8 @@ def test_file_without_phone_column_exits_2_with_one_line(tmp_path: Path, redis_u
     (["campaign", "run", "x.csv", "--days", "someday"], "--days"),
     (["campaign", "run", "x.csv", "--max-duration", "soon"], "--max-duration"),
     (["campaign", "run", "x.csv", "--provider", "twilio"], "TWILIO_ACCOUNT_SID"),
+    (["campaign", "run", "x.csv", "--agent", "openai"], "OPENAI_API_KEY"),
+    (["campaign", "run", "x.csv", "--agent", "gpt"], "--agent"),
     (["campaign", "pause", "nope"], "no campaign named"),
     (["status", "nope"], "no campaign named"),
 ])

@@ -147,6 +147,11 @@ def campaign_run(
                                                                   else None)
         if caller is None:
             raise UsageError("no caller ID: pass --from or set TWILIO_PHONE_NUMBER")
+        if agent not in (None, "scripted", "openai"):
+            raise UsageError(f"--agent {agent!r}: use scripted or openai")
+        if agent == "openai" and settings.openai_api_key is None:
+            raise UsageError("--agent openai needs OPENAI_API_KEY (and OPENAI_BASE_URL for a "
+                             "server other than OpenAI's)")
         window: dict[str, Any] = {}
         if hours:
             window["hours_start"], window["hours_end"] = parse_hours(hours)
