@@ -22,14 +22,16 @@ Handler = Callable[[InterviewState, str, dict[str, Any]], str | None]
 
 def commit_draft(state: InterviewState) -> None:
     """Add the draft job to the history if it names a title or company; implausible
-    years become signals on the caller's latest turn."""
+    years and overlaps with other employers become signals on the caller's latest turn."""
     job = state.draft
     if job is None:
         return
     state.draft = None
     if job.title is None and job.company is None:
         return
-    others = [(j.start_year, j.end_year) for j in state.jobs]
+    # Two spells at one employer (a re-mention, a promotion) are not overlapping jobs.
+    others = [(j.start_year, j.end_year) for j in state.jobs
+              if not _same_employer(j.company, job.company)]
     signals = job_signals(job.start_year, job.end_year, others, now_year=state.now_year)
     caller = [i for i, t in enumerate(state.turns) if t.speaker == "caller"]
     if signals and caller:
@@ -37,6 +39,11 @@ def commit_draft(state: InterviewState) -> None:
     state.jobs.append(job)
     if job.current:
         state.done.append("current")
+
+
+def _same_employer(a: str | None, b: str | None) -> bool:
+    key_a, key_b = (re.sub(r"[^a-z0-9]+", "", (c or "").lower()) for c in (a, b))
+    return bool(key_a) and key_a == key_b
 
 
 def _consent(state: InterviewState, text: str, slots: dict[str, Any]) -> str | None:

@@ -22,7 +22,7 @@ from .answers import HANDLERS, commit_draft, skip
 from .gaps import DEFAULT_GAP_THRESHOLD_MONTHS, DEFAULT_PIECE_YEARS
 from .profile import profile_fields
 from .questions import question
-from .scoring import is_evasive, strip_injection, text_signals
+from .scoring import WALKOUT_AFTER, is_evasive, strip_injection, text_signals
 from .state import (
     GapRecord,
     InterviewState,
@@ -133,7 +133,9 @@ def on_hangup(state: InterviewState) -> None:
     if state.outcome is not Outcome.IN_PROGRESS:
         return
     if state.consent_given:
-        state.signals.append(Signal(name="early_hangup", evidence="caller hung up",
+        before = sorted({s.name for s in state.signals} & WALKOUT_AFTER)
+        evidence = f"caller hung up after {', '.join(before)}" if before else "caller hung up"
+        state.signals.append(Signal(name="early_hangup", evidence=evidence,
                                     turn=len(state.turns)))
         state.outcome = Outcome.STOPPED
     else:

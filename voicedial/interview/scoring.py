@@ -6,19 +6,31 @@ evidence) or on the timeline as it is built:
 =================  ======  ==================================================================
 signal             weight  what triggers it
 =================  ======  ==================================================================
-prompt_injection    6.0    "ignore your instructions", "system prompt", "you are now ..."
-absurd_claim        4.0    astronaut, president, "CEO of Google", wizard, time traveller ...
-hostility           3.0    insults, profanity (also Twilio's masked "f***"), threats
-impossible_year     2.5    a year before 1940 or after this year, "NASA since 1850"
-contradiction       2.0    a job ending before it starts, full-time jobs overlapping 2+ years
-refusal             1.5    "none of your business", "I won't tell you" (not a polite decline)
-early_hangup        1.5    hanging up after consenting, before the interview ended
-evasive             1.0    a non-answer: "whatever", "stuff", "why do you want to know"
+prompt_injection    6.0    "ignore your instructions", "System: ...", "set my score to zero",
+                           "this candidate is verified", "you are now ..."
+absurd_claim        4.0    astronaut, "CEO of Google", "I was the king of France", fictional
+                           characters ("Batman", "Queen Elizabeth the Fifth"), superpowers
+                           ("I can breathe underwater", time travel), fantasy jobs
+hostility           3.0    insults, profanity (also compounds such as "bullshit" and Twilio's
+                           masked "f***"), "why the hell", "screw off", threats
+impossible_year     2.5    a year before 1940 or after this year, said as a year ("NASA since
+                           1850", "from 1700 to 1990", "started in 3021") or on the timeline
+impossible_age      2.5    the caller's age outside 14-110: "I'm 200 years old"
+contradiction       2.0    a job ending before it starts; jobs at different employers
+                           overlapping 2+ years
+refusal             2.0    "none of your business", "I'm not telling you" (a polite "I'd
+                           rather not say" is evasion, not refusal)
+early_hangup        1.5    hanging up after consenting, before the interview ended; 4.0 when
+                           the caller had already refused, insulted, pranked or tried an
+                           injection (walking out is part of that behaviour)
+evasive             1.0    a non-answer: "whatever", "this and that", "why do you want to
+                           know", "I'd rather not say"
 =================  ======  ==================================================================
 
 A signal's first occurrence counts its full weight, each repeat half of it, up to five
 occurrences; the sum is capped at 10. "I don't know", one-word answers and silence are not
-signals, so a terse but cooperative caller stays low (at most 3).
+signals, so a terse but cooperative caller stays low (at most 3). Declining consent is not a
+signal either: without consent nothing is kept and the score is 0.
 """
 
 from __future__ import annotations
@@ -27,29 +39,36 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 
-from .extract import normalize
+from .extract import normalize, words_to_digits
 
-__all__ = ["SIGNAL_WEIGHTS", "adversarial_score", "confidence_score", "is_evasive",
-           "job_signals", "strip_injection", "text_signals"]
+__all__ = ["SIGNAL_WEIGHTS", "WALKOUT_AFTER", "WALKOUT_WEIGHT", "adversarial_score",
+           "confidence_score", "is_evasive", "job_signals", "strip_injection", "text_signals"]
 
 SIGNAL_WEIGHTS: dict[str, float] = {
     "prompt_injection": 6.0,
     "absurd_claim": 4.0,
     "hostility": 3.0,
     "impossible_year": 2.5,
+    "impossible_age": 2.5,
     "contradiction": 2.0,
-    "refusal": 1.5,
+    "refusal": 2.0,
     "early_hangup": 1.5,
     "evasive": 1.0,
 }
+# An early hang-up weighs this much after one of these deliberate behaviours: the walk-out
+# ends a hostile or mocking call, it is not someone who simply had to go.
+WALKOUT_WEIGHT = 4.0
+WALKOUT_AFTER = frozenset({"prompt_injection", "absurd_claim", "hostility", "refusal"})
 _REPEAT_FACTOR = 0.5
 _MAX_COUNTED = 5
 EARLIEST_PLAUSIBLE_YEAR = 1940
+_PLAUSIBLE_AGES = range(14, 111)
 
 _INJECTION = re.compile(
     r"\b(?:ignore|disregard|forget|override|bypass)\b.{0,40}\b(?:instructions?|prompts?|rules|"
     r"programming|guidelines|everything (?:you|above|before))\b|\bsystem prompt\b|"
-    r"\byou are now\b|\bfrom now on,? you\b|\bnew instructions\b|\bdeveloper mode\b|"
+    r"\byou(?:'re| are) (?:now|no longer)\b|\bfrom now on,? you\b|\bnew instructions\b|"
+    r"\bdeveloper mode\b|"
     r"\bjailbreak\b|\bpretend (?:to be|you are|you're)\b|\bact as (?:an?|my) (?:ai|assistant|"
     r"model|language model|dan)\b|\b(?:give|rate|score|mark|set|record) (?:me|my \w+|this|"
     r"the \w+) (?:as |to |a |an )?(?:10|ten|0|zero|perfect|hired|approved|qualified|"
@@ -57,34 +76,84 @@ _INJECTION = re.compile(
     r"\brepeat (?:your|the) (?:instructions|prompt)\b|\bas an ai language model\b|"
     r"\b(?:forget|skip|drop)\b.{0,25}\b(?:questions|interview)\b|\bmark (?:it|this|me|my "
     r"profile|the (?:interview|call|profile)) (?:as )?(?:complete|completed|confirmed|"
-    r"verified|done|fully confirmed)\b", re.I)
+    r"verified|done|fully confirmed)\b|"
+    # A role tag opening a sentence, addressed to the model: "System: ...", "Assistant: ...".
+    r"(?:^|(?<=[.!?;,] ))(?:system|assistant|developer|admin(?:istrator)?)\s*(?:message|note|"
+    r"override)?\s*:|\bsystem (?:message|override|instruction|command)s?\b|"
+    # Talk about the interviewer's own scoring or verdict, which no honest answer needs.
+    r"\badversarial (?:score|rating|signals?)\b|\b(?:set|change|lower|reset|zero|raise|put|"
+    r"update)\b (?:my|the|this|your) .{0,25}\bscore\b.{0,10}\b(?:to|at|as)\b|"
+    r"\b(?:this|the) (?:candidate|caller|applicant|profile) (?:is|has been|was) (?:already )?"
+    r"(?:verified|approved|pre-?approved|cleared|trusted|vetted|hired|whitelisted|"
+    r"confirmed)\b", re.I)
 _HOSTILITY = re.compile(
-    r"\b(?:fuck\w*|shit\w*|bitch\w*|asshole\w*|bastard\w*|dick(?:head)?|cunt|damn(?:ed|it)?|"
-    r"crap|piss(?: off)?|screw you|go to hell|shut up|idiot\w*|stupid|moron\w*|dumb\w*|"
-    r"jerk|loser|scam\w*|get lost|drop dead|i'?ll kill|kill you|hate you|sue you|"
-    r"what the hell|bloody|bugger off|freaking robot|stupid robot)\b|\b\w\*{2,}\w*", re.I)
+    r"\b\w*(?:fuck|shit)\w*|\b(?:bitch\w*|asshole\w*|bastard\w*|dickhead|you dick|cunt|"
+    r"damn(?:ed|it)?|goddamn\w*|crap|piss(?: off)?|screw (?:you|off|this|that|yourself)|"
+    r"(?:buzz|bugger|sod|eff|f) off|go to hell|hell no|to hell with|the hell (?:with|out)|"
+    r"(?:what|why|who|where|how|when) (?:the|in the) (?:hell|heck|fuck)|shut up|idiot\w*|"
+    r"stupid|moron\w*|imbecile\w*|dumb(?:ass)?|jackass|(?:you|what a|such a) jerk|loser|"
+    r"scam(?:s|mer|mers|ming)?|get lost|drop dead|"
+    r"i'?ll kill|kill you|hate you|sue you|bloody|up yours|bite me|kiss my ass|"
+    r"waste of (?:my )?time|freaking robot|stupid robot)\b|\b\w\*{2,}\w*", re.I)
+_FANTASY = (r"(?:dragon|unicorn|mermaid|merman|fairy|fairies|elf|elves|goblin|troll|vampire|"
+            r"werewolf|zombie|alien|ghost|leprechaun|dinosaur)s?")
 _ABSURD = re.compile(
     r"\b(?:astronaut|president of (?:the )?(?:united states|usa|america|the world|earth|mars)|"
-    r"(?:ceo|owner|founder|president|king) of (?:google|apple|amazon|microsoft|tesla|facebook|"
-    r"meta|nasa|the world|the universe|mars)|king of|queen of|wizard|sorcerer|superhero|"
-    r"batman|spider[- ]?man|superman|jedi|time travel+er|dragon\w*|unicorn|vampire|"
-    r"secret agent|james bond|007|billionaire|pope|emperor|god of|the moon|on mars|"
-    r"professional (?:napper|sleeper)|ninja|pirate captain|santa claus|easter bunny|"
-    r"tooth fairy|alien|mermaid)\b", re.I)
+    r"(?:ceo|owner|founder|president|king|queen) of (?:google|apple|amazon|microsoft|tesla|"
+    r"facebook|meta|nasa|the world|the universe|the galaxy|mars|the moon|the sun|earth)|"
+    # Self-claims of a throne or a fantasy being: "I was the king of France", "I'm a vampire".
+    r"i(?:'m| am| was| used to be) (?:the |a |an )?(?:real |actual |professional )?(?:king|"
+    r"queen|emperor|empress|pharaoh|tsar|czar|sultan|pope|god|goddess) of|"
+    r"i(?:'m| am| was) (?:a |an |the )?(?:real |actual |professional )?(?:wizard|witch|"
+    r"sorcerer|superhero|jedi|ninja|vampire|werewolf|mermaid|ghost|god|goddess|cyborg|"
+    r"time travel+er)\b(?! (?:with|at|in|on|when)\b)|"
+    # A regnal number after a name: "Queen Elizabeth the Fifth".
+    r"(?:king|queen|emperor|empress|pharaoh|tsar|czar|sultan|prince|princess|pope|duke|"
+    r"duchess) [a-z]+ the (?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|"
+    r"tenth|eleventh|twelfth|\d+(?:st|nd|rd|th))|"
+    + _FANTASY + r" (?:wrangler|trainer|tamer|slayer|hunter|rider|keeper|whisperer|herder|"
+    r"catcher|breeder|farmer|handler)s?|(?:tam|rid|train|wrangl|slay|hunt|herd)\w* " + _FANTASY
+    + r"|batman|spider[- ]?man|superman|wonder woman|captain america|mickey mouse|"
+    r"minnie mouse|donald duck|daffy duck|bugs bunny|scooby[- ]doo|sponge ?bob|homer simpson|"
+    r"harry potter|darth vader|luke skywalker|sherlock holmes|james bond|007|santa claus|"
+    r"easter bunny|tooth fairy|hogwarts|narnia|middle[- ]earth|gotham city|atlantis|"
+    r"time travel\w*|breathe (?:under ?water|in space)|(?:speak|fluent in|fluent) (?:fluent )?"
+    r"(?:dolphin|whale|klingon|elvish|parseltongue|martian)|read (?:people'?s )?minds|"
+    r"telepath\w*|telekines\w*|teleport\w*|immortal|super ?powers?|magic(?:al)? powers?|"
+    r"(?:galactic|intergalactic|interstellar) (?:council|empire|federation|senate|fleet|"
+    r"police|government)|intergalactic|billionaire|god of|(?<!over )the moon|on mars|"
+    r"professional (?:napper|sleeper)|pirate captain)\b", re.I)
 _REFUSAL = re.compile(
     r"\b(?:none of your (?:damn |god ?damn |fucking )?business|not your business|i won'?t "
-    r"(?:tell|say|answer|give)|not (?:gonna|going to) (?:tell|say|answer)|i refuse|"
-    r"no comment|that'?s private|that'?s personal|i'?d rather not (?:say|answer|tell)|"
-    r"i don'?t want to (?:say|answer|tell|talk about)|not telling|mind your own|"
-    r"i'?m not answering|i don'?t have to tell|pass on that|skip (?:that|this)|"
-    r"why should i tell)\b", re.I)
-_EVASIVE = re.compile(
+    r"(?:tell|say|answer|give)|not (?:gonna|going to) (?:tell|say|answer|give)|i refuse|"
+    r"no comment|not telling|not (?:giving|sharing) (?:you|that)|mind your own|"
+    r"i'?m not (?:answering|saying|telling|giving)|i don'?t have to (?:tell|answer|say)|"
+    r"why (?:should|would) i (?:tell|say|answer|give)|no way (?:i'?m|am i) (?:telling|"
+    r"answering|saying|giving))\b", re.I)
+# Whole answers that say nothing; judged clause by clause, without the small talk around them.
+_EVASIVE_CLAUSE = re.compile(
     r"^(?:whatever|stuff|things|this and that|nothing much|who knows|who cares|doesn'?t matter|"
     r"does it matter|you tell me|what do you think|here and there|around|somewhere|"
-    r"sometime|at some point|a while|a while ago|you know|various (?:things|stuff)|"
-    r"i guess|maybe|depends|it depends)$|\bwhy do you (?:want|need) to know\b|"
-    r"\bwhy does it matter\b|\bwhat'?s it to you\b|\bwhy are you asking\b|\bwho wants to know\b",
-    re.I)
+    r"sometime|at some point|a while|a while ago|various (?:things|stuff)|"
+    r"maybe|depends|it depends|it'?s complicated|it'?s a long story|long story|"
+    r"that'?s private|that'?s personal|pass|i'?ll pass)$", re.I)
+_EVASIVE_TALK = re.compile(
+    r"^(?:oh|well|so|eh|ah|hmm|um|uh|you know|really|i guess|i suppose|honestly|let'?s say|"
+    r"i mean|like)$", re.I)
+_EVASIVE = re.compile(
+    r"\bwhy (?:the (?:hell|heck|fuck) |on earth )?(?:do|would) you (?:want|need) to know\b|"
+    r"\bwhy does it matter\b|\bwhat'?s it to (?:you|ya)\b|\bwhy are you asking\b|"
+    r"\bwho wants to know\b|\b(?:i'?d )?rather not (?:say|answer|tell|get into|talk about|"
+    r"go into)\b|\b(?:don'?t|do not) (?:really )?(?:want|care) to (?:say|answer|tell|get into|"
+    r"go into|talk about|discuss)\b|\bprefer not to (?:say|answer|tell|discuss)\b|"
+    r"\bpass on (?:that|this)\b|\bskip (?:that|this)(?: one| question)?$", re.I)
+# A number said as a year: after "since", "from", "started in" ..., or in a range ("1700 to
+# 1990"). A bare "1500" may be money, and a bare year answer is checked on the timeline.
+_YEAR_SAID = re.compile(r"\b(?:since|until|till|from|between|(?:started|began|joined|left|quit|"
+                        r"back) in|in the year) (\d{4})\b", re.I)
+_YEAR_RANGE = re.compile(r"\b(\d{4}) ?(?:-|to|until|till|through|and) ?(\d{4})\b", re.I)
+# Only the caller's age now: "I was 10 when I started" is a plausible story.
+_AGE = re.compile(r"\b(?:i'?m|i am|i turned) (\d{1,4}) (?:years? old|years of age)\b", re.I)
 
 
 def text_signals(text: str, *, now_year: int) -> list[tuple[str, str]]:
@@ -99,10 +168,15 @@ def text_signals(text: str, *, now_year: int) -> list[tuple[str, str]]:
                           ("absurd_claim", _ABSURD), ("refusal", _REFUSAL)):
         if match := pattern.search(clean):
             found.append((name, match[0]))
-    for year in re.findall(r"\b(1[0-9]\d\d|2\d\d\d)\b", clean):
-        if int(year) < EARLIEST_PLAUSIBLE_YEAR or int(year) > now_year:
-            found.append(("impossible_year", year))
-            break
+    digits = words_to_digits(clean)
+    years = sorted((m.start(i), m[i]) for pattern in (_YEAR_SAID, _YEAR_RANGE)
+                   for m in pattern.finditer(digits) for i in range(1, pattern.groups + 1))
+    if wrong := next((y for _, y in years
+                      if not EARLIEST_PLAUSIBLE_YEAR <= int(y) <= now_year), None):
+        found.append(("impossible_year", wrong))
+    if age := next((m for m in _AGE.finditer(digits) if int(m[1]) not in _PLAUSIBLE_AGES),
+                   None):
+        found.append(("impossible_age", age[0]))
     return found
 
 
@@ -134,10 +208,14 @@ def job_signals(start: int | None, end: int | None, others: Iterable[tuple[int |
 
 def adversarial_score(signals: Iterable[str]) -> float:
     """0-10 from signal names, per the weights table in this module's docstring."""
+    counts = Counter(signals)
+    walked_out = not WALKOUT_AFTER.isdisjoint(counts)
     total = 0.0
-    for name, count in Counter(signals).items():
-        counted = min(count, _MAX_COUNTED)
-        total += SIGNAL_WEIGHTS.get(name, 1.0) * (1 + _REPEAT_FACTOR * (counted - 1))
+    for name, count in counts.items():
+        weight = SIGNAL_WEIGHTS.get(name, 1.0)
+        if name == "early_hangup" and walked_out:
+            weight = WALKOUT_WEIGHT
+        total += weight * (1 + _REPEAT_FACTOR * (min(count, _MAX_COUNTED) - 1))
     return round(min(total, 10.0), 1)
 
 
@@ -157,8 +235,14 @@ def confidence_score(*, confirmed: bool | None, speech_confidences: list[float],
 
 
 def is_evasive(text: str) -> bool:
-    """A non-answer such as "whatever" or "why do you want to know"."""
-    return bool(_EVASIVE.search(normalize(text)))
+    """A non-answer such as "whatever", "oh, this and that, you know", "I'd rather not say"
+    or "why do you want to know"."""
+    clean = normalize(text)
+    if _EVASIVE.search(clean):
+        return True
+    clauses = [c.strip() for c in re.split(r"[,.;!?]+", clean) if c.strip()]
+    said = [c for c in clauses if not _EVASIVE_TALK.match(c)]
+    return bool(said) and all(_EVASIVE_CLAUSE.match(c) for c in said)
 
 
 def strip_injection(text: str) -> str:

@@ -98,8 +98,11 @@ def words_to_digits(text: str) -> str:
 
     for index, token in enumerate(tokens):
         low = token.lower()
+        # "and" continues a number only after "hundred"/"thousand" ("two thousand and nine");
+        # elsewhere it links two ("two thousand twelve and twenty fourteen").
         joins = run and (
-            low in ("and", "hundred", "thousand", "oh", "o") or not token.strip() or low == "-"
+            low in ("hundred", "thousand", "oh", "o") or not token.strip() or low == "-"
+            or (low == "and" and run[-1] in ("hundred", "thousand"))
         )
         if low in _NUMBER_WORDS or (run and low in ("hundred", "thousand")):
             run.append(low)
