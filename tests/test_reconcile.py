@@ -57,6 +57,7 @@ async def _rig(redis_url: str, persona: Persona, speed: float) -> AsyncIterator[
         reconciler = Reconciler(store=store, options=options, provider=provider,
                                 worker_id="alive-worker")
         yield Rig(emu, store, provider, reconciler)
+        await provider.aclose()
     await client.aclose()
 
 

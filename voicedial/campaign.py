@@ -159,6 +159,7 @@ async def _dial_campaign(settings: Settings, request: RunRequest, reporter: Repo
     public_url = settings.public_url or f"http://{request.host}:{sock.getsockname()[1]}"
     servers: list[BackgroundServer] = []
     server: CallbackServer | None = None
+    provider: TwilioProvider | None = None
     emulator = None
     api_url = None
     try:
@@ -182,6 +183,8 @@ async def _dial_campaign(settings: Settings, request: RunRequest, reporter: Repo
     finally:
         if server is not None:
             await server.aclose()
+        if provider is not None:
+            await provider.aclose()
         if emulator is not None:
             await emulator.aclose()
         for background in reversed(servers):
@@ -354,15 +357,19 @@ async def run_server(settings: Settings, *, host: str, port: int, provider: str 
     async with open_redis(settings) as redis:
         sock = bind_socket(host, port)
         public_url = settings.public_url or f"http://{host}:{sock.getsockname()[1]}"
+        provider = account.provider()
         server = CallbackServer(redis=redis, auth_token=account.token, public_url=public_url,
-                                provider=account.provider(), **_openai(settings))
+                                provider=provider, **_openai(settings))
         stop, hard = asyncio.Event(), asyncio.Event()
         background = BackgroundServer(server.app, sock)
         await background.start()
         reporter.notice(f"callbacks at {public_url}")
-        async with _signals(stop, hard):
-            await stop.wait()
-        await background.stop()
+        try:
+            async with _signals(stop, hard):
+                await stop.wait()
+            await background.stop()
+        finally:
+            await provider.aclose()
     return EXIT_DONE
 
 
@@ -384,8 +391,12 @@ async def run_worker(settings: Settings, name: str, reporter: Reporter, *,
                              "callback server)")
         storage = open_storage(settings.storage_url, endpoint_url=settings.s3_endpoint_url)
         request = RunRequest(csv=Path("-"), options=options, max_duration_s=max_duration_s)
-        code = await _session(settings, request, reporter, store, account.provider(), storage,
-                              public_url=settings.public_url, worker=worker_id(),
-                              metrics=Metrics())
+        provider = account.provider()
+        try:
+            code = await _session(settings, request, reporter, store, provider, storage,
+                                  public_url=settings.public_url, worker=worker_id(),
+                                  metrics=Metrics())
+        finally:
+            await provider.aclose()
         reporter.finished(await snapshot(redis, name), code)
         return code

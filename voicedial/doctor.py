@@ -61,11 +61,14 @@ async def _twilio(settings: Settings) -> Check:
                      "the emulator and call no one",
                      "set them in .env to call real people")
     account = account_for(settings, "twilio")
+    provider = account.provider()
     try:
-        status = await asyncio.wait_for(account.provider().account_status(), _TIMEOUT_S * 3)
+        status = await asyncio.wait_for(provider.account_status(), _TIMEOUT_S * 3)
     except (VoicedialError, TimeoutError) as exc:
         return Check("twilio", "fail", f"account {account.sid}: {exc or 'timed out'}",
                      "check TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and VOICEDIAL_TWILIO_API_URL")
+    finally:
+        await provider.aclose()
     if status != "active":
         return Check("twilio", "fail", f"account {account.sid} is {status}",
                      "reactivate the account in the Twilio console")

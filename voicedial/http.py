@@ -48,9 +48,15 @@ def _server(app: ASGIApp) -> _Server:
 
 
 async def serve(app: ASGIApp, sock: socket.socket) -> None:
-    """Serve `app` on `sock` until the task is cancelled (standalone commands)."""
-    server = _server(app)
-    await server.serve(sockets=[sock])
+    """Serve `app` on `sock` until the task is cancelled (standalone commands), then stop
+    gracefully: a uvicorn server cancelled mid-serve leaves its listener open, and uvloop's
+    loop then never finishes closing."""
+    server = BackgroundServer(app, sock)
+    await server.start()
+    try:
+        await asyncio.Future()  # until cancelled
+    finally:
+        await server.stop()
 
 
 class BackgroundServer:

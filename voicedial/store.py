@@ -147,6 +147,19 @@ class CampaignStore:
             args=[call_sid, contact_id, lease_ms,
                   "" if queue_time_ms is None else queue_time_ms])
 
+    async def record_dials(self, placed: Sequence[tuple[str, str, int | None]], *,
+                           lease_ms: int) -> None:
+        """`record_dial` for several calls (contact id, call sid, queue time) in one round
+        trip: at a thousand calls a second, one round trip each was a sixth of the dialler."""
+        pipe = self.redis.pipeline(transaction=False)
+        for contact_id, call_sid, queue_time_ms in placed:
+            await self.scripts.dialled(
+                keys=[self.keys.call(call_sid), self.keys.contact(contact_id),
+                      self.keys.inflight, self.keys.stats, self.keys.dials],
+                args=[call_sid, contact_id, lease_ms,
+                      "" if queue_time_ms is None else queue_time_ms], client=pipe)
+        await pipe.execute()
+
     async def expired_leases(self) -> list[str]:
         """Contacts whose call lease ran out: their worker died or a callback was lost."""
         ids = await self.redis.zrangebyscore(self.keys.inflight, "-inf", _now_ms())

@@ -8,6 +8,7 @@ import asyncio
 import base64
 import binascii
 import contextlib
+import functools
 import hmac
 import io
 import logging
@@ -19,6 +20,7 @@ import wave
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import parse_qsl
 
 import httpx
 import phonenumbers
@@ -41,6 +43,15 @@ _INJECTED = {429: (20429, "Too Many Requests"), 500: (20500, "Internal Server Er
              503: (20500, "Service Unavailable")}
 
 
+async def read_form(request: Request) -> FormData:
+    """The request's form. The SDK always sends application/x-www-form-urlencoded, which
+    `parse_qsl` reads several times faster than Starlette's general multipart parser (a third
+    of a create's time); anything else goes to Starlette's."""
+    if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        return FormData(parse_qsl((await request.body()).decode(), keep_blank_values=True))
+    return await request.form()
+
+
 def twilio_error(status: int, code: int, message: str) -> JSONResponse:
     """An error body shaped like Twilio's, which the SDK turns into TwilioRestException."""
     return JSONResponse({"code": code, "message": message,
@@ -48,8 +59,10 @@ def twilio_error(status: int, code: int, message: str) -> JSONResponse:
                          "status": status}, status_code=status)
 
 
+@functools.lru_cache(maxsize=65_536)
 def e164(number: str) -> str | None:
-    """`number` in E.164 if it is a valid phone number, else None."""
+    """`number` in E.164 if it is a valid phone number, else None (cached: a campaign's numbers
+    are asked about on every create, fetch and list)."""
     try:
         parsed = phonenumbers.parse(number, None)
     except phonenumbers.NumberParseException:
@@ -204,7 +217,7 @@ class Emulator:
     async def _create(self, request: Request) -> Response:
         if (denied := self._auth_error(request)) is not None:
             return denied
-        form = await request.form()
+        form = await read_form(request)
         to = str(form.get("To") or "").strip()
         if (statuses := self.inject_errors.get(to)):
             status = statuses.pop(0)
@@ -261,7 +274,7 @@ class Emulator:
         call = self._call_or_404(request)
         if isinstance(call, JSONResponse):
             return call
-        form = await request.form()
+        form = await read_form(request)
         status = str(form.get("Status") or "").lower()
         url = str(form.get("Url") or "")
         method = str(form.get("Method") or "POST").upper()
