@@ -214,8 +214,9 @@ def run_pacing_workers(cps: float = 100, workers: int = 4, calls: int = 1000) ->
             await asyncio.sleep(0.1)
         return (await _created(api)).create_times
 
+    # The workers serve no callbacks, so the emulator holds the calls (as in P3).
     with scratch("p2w") as home, fresh_redis(home / "redis") as url, \
-            child_server(emulator_app, "busy", 500.0) as port:
+            child_server(emulator_app, "no-answer", 0.001) as port:
         times = asyncio.run(main(home, url, f"http://127.0.0.1:{port}"))
     achieved = _rate(times)
     peak = sliding_max(times)

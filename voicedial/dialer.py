@@ -130,6 +130,7 @@ class Dialer:
         call at its slot's time; a round's Redis work is a few round trips, not a few per call.
         """
         backlog: list[tuple[str, dict[str, str]]] = []
+        await self._warm_up()
         try:
             while not stop.is_set() and self.fatal is None:
                 if not backlog:
@@ -157,6 +158,18 @@ class Dialer:
                                                         reason="worker stopped"))
             if self._tasks:
                 await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _warm_up(self) -> None:
+        """Ask Twilio for the account once before dialling: it opens the HTTP connection (the
+        first create otherwise spends ~50 ms on it, and the calls due meanwhile go out in a
+        clump) and stops a run whose credentials Twilio refuses before it claims anyone."""
+        try:
+            await self.provider.account_status()
+        except TelephonyError as exc:
+            if exc.code in _AUTH_CODES or exc.status == 401:
+                self.fatal = FatalTelephonyError(str(exc), code=exc.code, status=exc.status)
+            else:
+                log.warning("account check failed (dialling anyway): %s", exc)
 
     async def _claim(self) -> list[tuple[str, dict[str, str]]]:
         """Claim a batch; returns those inside their calling window, with their contacts."""

@@ -22,7 +22,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qsl
 
-import httpx
 import phonenumbers
 from starlette.applications import Starlette
 from starlette.datastructures import FormData
@@ -30,7 +29,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from voicedial.emulator.calls import API_VERSION, CallRunner, SimCall
+from voicedial.emulator.calls import API_VERSION, CallRunner, SimCall, WebhookClient
 from voicedial.emulator.personas import CallerBrain, Persona, generate_persona, load_personas
 from voicedial.http import bind_socket, serve
 
@@ -92,7 +91,7 @@ class Emulator:
 
     def __init__(self, *, account_sid: str, auth_token: str,
                  personas: Mapping[str, Persona] | None = None, seed: int = 0,
-                 speed: float = 1.0, http: httpx.AsyncClient | None = None) -> None:
+                 speed: float = 1.0) -> None:
         if speed <= 0:
             raise ValueError("speed must be positive")
         self.account_sid = account_sid
@@ -100,8 +99,7 @@ class Emulator:
         self.personas: dict[str, Persona] = dict(personas or {})
         self.seed = seed
         self.speed = speed
-        self._own_http = http is None
-        self.http = http or httpx.AsyncClient(timeout=httpx.Timeout(15.0))
+        self.http = WebhookClient()
         self.calls: dict[str, SimCall] = {}
         self.create_times: list[float] = []
         self.inject_errors: dict[str, list[int]] = {}
@@ -133,8 +131,7 @@ class Emulator:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        if self._own_http:
-            await self.http.aclose()
+        await self.http.aclose()
 
     def persona_for(self, phone: str) -> Persona:
         """The persona answering `phone` (generated once, then kept)."""
