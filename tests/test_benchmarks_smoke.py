@@ -32,6 +32,21 @@ def test_p2_p3_p5_a_small_campaign_dials_everyone_once() -> None:
 
 
 @pytest.mark.timeout(30)
+def test_p3_one_dialler_places_every_call_once() -> None:
+    (result,) = campaigns.run_dispatch(count=40)
+    assert result.details["calls"] == 40 and result.details["distinct_numbers"] == 40
+    assert result.details["dialler_cpu_us_per_call"] > 0 and result.baseline
+
+
+@pytest.mark.timeout(40)
+def test_p2_workers_share_one_bucket() -> None:
+    (result,) = campaigns.run_pacing_workers(cps=20, workers=2, calls=30)
+    assert result.details["calls"] == 30
+    # Two processes, one bucket: never more than cps + burst in any second (20 + 1).
+    assert result.details["max_in_1s_window"] <= 21
+
+
+@pytest.mark.timeout(30)
 def test_p4_signed_callbacks_are_all_accepted() -> None:
     throughput, latency = callbacks.run_callbacks(calls=20, connections=4, rate=100,
                                                   rate_seconds=0.3)
