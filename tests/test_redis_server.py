@@ -28,6 +28,7 @@ def test_started_once_reused_and_persisted(home: Path) -> None:
         client = redis.from_url(url)
         client.set("k", "v")
         assert client.config_get("appendonly") == {"appendonly": "yes"}
+        assert client.config_get("hash-max-ziplist-value") == {"hash-max-ziplist-value": "256"}
         client.close()
         assert ensure_embedded(home) == url
         assert (home / "redis" / "redis.pid").read_text() == pid  # same server

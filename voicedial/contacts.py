@@ -1,8 +1,11 @@
 """Importing a contact list: a spreadsheet's CSV export in, validated contacts and rejects out.
 
-The import streams: pandas reads the file in chunks, each chunk is cleaned column-wise, every
-distinct phone string is parsed once, and only then are the per-row objects built. Nothing here
-touches Redis; the caller stores what `read_contacts` yields.
+The import streams: pandas reads the file in chunks (`listfile`), each chunk is cleaned and
+judged column-wise (the NANP fast path, phonenumbers once per distinct leftover string,
+duplicates and do-not-call by integer keys), and the contacts stay columns (`ContactColumns`)
+all the way to Redis: a million `Contact` objects would cost more than the rest of the import.
+Only hashing the numbers and building the rejects go row by row. Nothing here touches Redis;
+the caller stores what `read_contacts` yields.
 
 Row numbers are data-record numbers (the header is not counted; a blank line is a row, so they
 match a spreadsheet's row number minus one). They stay right across chunks and across rows the
@@ -11,27 +14,26 @@ CSV parser had to skip.
 
 from __future__ import annotations
 
-import codecs
-import csv
-import io
 import re
-import warnings
-from collections.abc import Container, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from dataclasses import dataclass, fields
+from functools import lru_cache
 from pathlib import Path
-from types import TracebackType
-from typing import TextIO
+from typing import Any, overload
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from voicedial.errors import InputFileError, UsageError
+from voicedial.errors import UsageError
 from voicedial.fastpath import UNDECIDED, VALID, classify
+from voicedial.listfile import PHONE_COLUMNS, Layout, RejectsWriter, inspect, read_chunks
 from voicedial.phones import (
+    CONTACT_ID_CHARS,
     analyse,
-    contact_id_for,
     normalise,
-    phone_hasher,
+    phone_hashes,
     valid_region,
     valid_timezone,
 )
@@ -39,6 +41,7 @@ from voicedial.phones import (
 __all__ = [
     "PHONE_COLUMNS",
     "Contact",
+    "ContactColumns",
     "ImportBatch",
     "Reject",
     "RejectsWriter",
@@ -46,13 +49,7 @@ __all__ = [
     "read_contacts",
 ]
 
-#: Header names that hold the phone number, in order of preference (compared case-blind).
-PHONE_COLUMNS = ("phone", "phone_number", "number", "mobile", "tel")
-_ID_COLUMNS = ("external_id", "id")
-_DELIMITERS = (",", ";", "\t")
-_SNIFF_CHARS = 64 * 1024
-_BLOCK = 1 << 20
-_BAD_LINE = re.compile(r"line (\d+): expected (\d+) fields?, saw (\d+)")
+_E164 = re.compile(r"\+[1-9][0-9]{0,14}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,29 +76,95 @@ class Reject:
     reason: str
 
 
+@dataclass(frozen=True, eq=False)
+class ContactColumns(Sequence[Contact]):
+    """Contacts column by column (pyarrow arrays of equal length, no nulls): what the import
+    judges and writes. Indexing or iterating builds `Contact` objects.
+
+    An absent optional value is ``""``; `timezones` holds each contact's zones joined by
+    commas; `context` is (column name, values) per extra column of the file.
+    """
+
+    contact_id: pa.Array
+    e164: pa.Array
+    phone_hash: pa.Array
+    timezones: pa.Array
+    row: pa.Array
+    external_id: pa.Array
+    name: pa.Array
+    webhook_url: pa.Array
+    context: tuple[tuple[str, pa.Array], ...] = ()
+
+    @classmethod
+    def from_contacts(cls, contacts: Iterable[Contact]) -> ContactColumns:
+        """Columns of `Contact` objects (context columns: the union of their keys)."""
+        items = list(contacts)
+        keys = list(dict.fromkeys(key for c in items for key in c.context))
+
+        def text(values: Iterable[str | None]) -> pa.Array:
+            return pa.array([v or "" for v in values], type=pa.string())
+
+        return cls(
+            contact_id=text(c.contact_id for c in items),
+            e164=text(c.e164 for c in items),
+            phone_hash=text(c.phone_hash for c in items),
+            timezones=text(",".join(c.timezones) for c in items),
+            row=pa.array([c.row for c in items], type=pa.int64()),
+            external_id=text(c.external_id for c in items),
+            name=text(c.name for c in items),
+            webhook_url=text(c.webhook_url for c in items),
+            context=tuple((key, text(c.context.get(key) for c in items)) for key in keys))
+
+    def filter(self, keep: np.ndarray) -> ContactColumns:
+        """The contacts where the boolean mask `keep` is true."""
+        mask = pa.array(keep, type=pa.bool_())
+        return self._map(lambda column: column.filter(mask))
+
+    def _map(self, change: Callable[[pa.Array], pa.Array]) -> ContactColumns:
+        values = {f.name: change(getattr(self, f.name)) for f in fields(self)
+                  if f.name != "context"}
+        context = tuple((key, change(column)) for key, column in self.context)
+        return ContactColumns(**values, context=context)
+
+    def __len__(self) -> int:
+        return len(self.contact_id)
+
+    @overload
+    def __getitem__(self, index: int) -> Contact: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> ContactColumns: ...
+
+    def __getitem__(self, index: int | slice) -> Contact | ContactColumns:
+        if isinstance(index, slice):
+            return self._map(lambda column: column[index])
+        if not -len(self) <= index < len(self):
+            raise IndexError(index)
+        return next(iter(self[index:index + 1 or None]))
+
+    def __iter__(self) -> Iterator[Contact]:
+        names = ("contact_id", "e164", "phone_hash", "external_id", "name", "timezones",
+                 "webhook_url", "row")
+        columns = [getattr(self, name).to_pylist() for name in names]
+        context = [(key, column.to_pylist()) for key, column in self.context]
+        rows = zip(*columns, strict=True)
+        for i, (cid, e164, digest, ext, name, zones, hook, row) in enumerate(rows):
+            yield Contact(
+                contact_id=cid, e164=e164, phone_hash=digest, external_id=ext or None,
+                name=name or None, timezones=tuple(zones.split(",")) if zones else (),
+                webhook_url=hook or None, row=row,
+                context={key: values[i] for key, values in context if values[i]})
+
+
 @dataclass
 class ImportBatch:
     """What one chunk of the file produced. `rows_read` counts every data row consumed."""
 
-    contacts: list[Contact]
+    contacts: ContactColumns
     rejects: list[Reject]
     rows_read: int
     #: rows whose `timezone` was not an IANA zone; they use the number's zones instead
     bad_timezones: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class _Layout:
-    """Where things are in a file: its delimiter and which column plays which role."""
-
-    delimiter: str
-    header: list[str]
-    phone: int | None
-    external_id: int | None = None
-    name: int | None = None
-    timezone: int | None = None
-    webhook_url: int | None = None
-    context: dict[int, str] = field(default_factory=dict)
 
 
 def read_contacts(
@@ -109,7 +172,7 @@ def read_contacts(
     *,
     region: str = "US",
     hash_key: bytes,
-    dnc: Container[str] = frozenset(),
+    dnc: Collection[str] = frozenset(),
     chunk_rows: int = 50_000,
 ) -> Iterator[ImportBatch]:
     """Stream a contact CSV as batches of contacts and rejects, `chunk_rows` rows at a time.
@@ -124,32 +187,27 @@ def read_contacts(
     if chunk_rows < 1:
         raise ValueError("chunk_rows must be at least 1")
     path = Path(path)
-    layout = _inspect(path, needs_phone=True)
-    return _batches(path, layout, region=region.upper(), hash_key=hash_key, dnc=dnc,
+    layout = inspect(path, needs_phone=True)
+    # A valid number's E.164 digits, as an integer, identify it; entries of another shape
+    # can never match a valid number.
+    dnc_keys = np.unique(np.array([int(e[1:]) for e in dnc if _E164.fullmatch(e)],
+                                  dtype=np.int64))
+    return _batches(path, layout, region=region.upper(), hash_key=hash_key, dnc_keys=dnc_keys,
                     chunk_rows=chunk_rows)
 
 
-def _batches(
-    path: Path,
-    layout: _Layout,
-    *,
-    region: str,
-    hash_key: bytes,
-    dnc: Container[str],
-    chunk_rows: int,
-) -> Iterator[ImportBatch]:
+def _batches(path: Path, layout: Layout, *, region: str, hash_key: bytes,
+             dnc_keys: np.ndarray, chunk_rows: int) -> Iterator[ImportBatch]:
     seen = _Seen()  # every accepted number of the file so far, and the row that had it
     next_row = 1
     skipped: dict[int, str] = {}  # rows the CSV parser dropped, not yet numbered past
-    for chunk, bad in _chunks(path, layout, chunk_rows):
+    for chunk, bad in read_chunks(path, layout, chunk_rows):
         skipped.update(bad)
-        rows: list[int] = []
-        row = next_row
-        for _ in range(len(chunk)):
-            while row in skipped:
-                row += 1
-            rows.append(row)
-            row += 1
+        # The chunk's rows are the next numbers that the parser did not drop.
+        dropped = np.fromiter(skipped, dtype=np.int64, count=len(skipped))
+        pool = np.arange(next_row, next_row + len(chunk) + len(dropped), dtype=np.int64)
+        rows = pool[~np.isin(pool, dropped)][:len(chunk)]
+        row = int(rows[-1]) + 1 if len(rows) else next_row
         # Dropped rows before this chunk's end are accounted for here; later ones wait.
         while row in skipped:
             row += 1
@@ -157,8 +215,8 @@ def _batches(
         for r in list(skipped):
             if r < row:
                 del skipped[r]
-        batch = _process(chunk, rows, layout, region=region, hash_key=hash_key, dnc=dnc,
-                         seen=seen)
+        batch = _process(chunk, rows, layout, region=region, hash_key=hash_key,
+                         dnc_keys=dnc_keys, seen=seen)
         batch.rejects.extend(rejects)
         batch.rejects.sort(key=lambda reject: reject.row)
         batch.rows_read = row - next_row
@@ -166,137 +224,139 @@ def _batches(
         if batch.rows_read:
             yield batch
     if skipped:  # malformed rows after the last parsed one
-        yield ImportBatch([], [Reject(r, "", why) for r, why in sorted(skipped.items())],
+        yield ImportBatch(ContactColumns.from_contacts([]),
+                          [Reject(r, "", why) for r, why in sorted(skipped.items())],
                           rows_read=len(skipped))
 
 
-def _chunks(path: Path, layout: _Layout,
-            chunk_rows: int) -> Iterator[tuple[pd.DataFrame, dict[int, str]]]:
-    """The file's data as string DataFrames, each with the rows the parser skipped meanwhile.
-
-    A row with more fields than the header cannot be trusted (its columns have shifted), so
-    pandas skips it; its warning names the record, which is how the row numbers stay right.
-    """
-    names = [f"c{i}" for i in range(len(layout.header))]
-    try:
-        reader = pd.read_csv(
-            path,
-            sep=layout.delimiter,
-            header=0,
-            names=names,
-            index_col=False,
-            dtype=str,
-            na_filter=False,  # every cell a str; an empty cell is ""
-            skip_blank_lines=False,  # a blank line is still a row, so numbering matches
-            encoding="utf-8-sig",
-            on_bad_lines="warn",
-            chunksize=chunk_rows,
-            engine="c",
-        )
-        with reader:
-            while True:
-                chunk: pd.DataFrame | None
-                with warnings.catch_warnings(record=True) as caught:
-                    warnings.simplefilter("always", pd.errors.ParserWarning)
-                    chunk = next(reader, None)
-                bad: dict[int, str] = {}
-                for warning in caught:
-                    if not issubclass(warning.category, pd.errors.ParserWarning):
-                        warnings.warn_explicit(warning.message, warning.category,
-                                               warning.filename, warning.lineno)
-                        continue
-                    for line, expected, saw in _BAD_LINE.findall(str(warning.message)):
-                        # pandas counts records from 1 with the header as record 1.
-                        bad[int(line) - 1] = (
-                            f"malformed row: {saw} fields, header has {expected}")
-                if chunk is None:  # the end; the last read may still have skipped rows
-                    if bad:
-                        yield pd.DataFrame({name: pd.Series([], dtype=str) for name in names}), bad
-                    return
-                yield chunk, bad
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise InputFileError(f"{path}: unreadable CSV: {_one_line(str(exc))}") from exc
+def _text(values: Any) -> pa.Array:
+    """A pandas string column (or pyarrow array) as one pyarrow `string` array."""
+    array = pa.array(values)
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    return array.cast(pa.string())
 
 
-def _process(
-    chunk: pd.DataFrame,
-    rows: list[int],
-    layout: _Layout,
-    *,
-    region: str,
-    hash_key: bytes,
-    dnc: Container[str],
-    seen: _Seen,
-) -> ImportBatch:
-    def column(index: int | None) -> list[str]:
+def _process(chunk: pd.DataFrame, rows: np.ndarray, layout: Layout, *, region: str,
+             hash_key: bytes, dnc_keys: np.ndarray, seen: _Seen) -> ImportBatch:
+    count = len(chunk)
+
+    def column(index: int | None) -> pa.Array:
         if index is None:
-            return [""] * len(chunk)
-        return chunk[f"c{index}"].str.strip().tolist()
+            return pa.repeat(pa.scalar("", pa.string()), count)
+        return _text(chunk[f"c{index}"].str.strip())
 
-    phone_series = (chunk[f"c{layout.phone}"].str.strip() if layout.phone is not None
-                    else pd.Series([""] * len(chunk), dtype="str"))
-    raw_phones = phone_series.tolist()
-    parsed = _analyse_column(phone_series, raw_phones, region)
-    external_ids = column(layout.external_id)
-    names = column(layout.name)
-    zone_names = column(layout.timezone)
-    webhooks = column(layout.webhook_url)
-    context_columns = [(key, column(index)) for index, key in layout.context.items()]
+    phones = column(layout.phone)
+    others = [column(i) for i in (layout.external_id, layout.name, layout.timezone,
+                                  layout.webhook_url)]
+    context = [(key, column(index)) for index, key in layout.context.items()]
+    empty = (pc.binary_length(phones).to_numpy(zero_copy_only=False) == 0)
 
-    # Duplicates, judged column-wise: the rows that survive the number and DNC checks.
-    candidates = [i for i, result in enumerate(parsed)
-                  if result is not None and result[0] not in dnc]
-    row_numbers = np.asarray(rows, dtype=np.int64)
-    first_rows = np.zeros(len(rows), dtype=np.int64)
-    if candidates:
-        keys = np.fromiter((int(parsed[i][0][1:]) for i in candidates),  # type: ignore[index]
-                           dtype=np.int64, count=len(candidates))
-        picked = np.asarray(candidates, dtype=np.int64)
-        first_rows[picked] = seen.first_rows(keys, row_numbers[picked])
-    duplicate_of = first_rows.tolist()
+    # Each valid number as the integer of its E.164 digits (its identity), and its zones.
+    keys, zone_ids, zone_names = _analyse(phones, empty, region)
+    valid = keys > 0
+    on_dnc = valid & np.isin(keys, dnc_keys) if len(dnc_keys) else np.zeros(count, dtype=bool)
+    candidates = valid & ~on_dnc
+    first_rows = np.zeros(count, dtype=np.int64)
+    first_rows[candidates] = seen.first_rows(keys[candidates], rows[candidates])
+    accepted = candidates & (first_rows == 0)
 
-    contacts: list[Contact] = []
+    # Rejects, row by row (a small share of a list). A row with no number but other cells
+    # is a missing number; an entirely blank row is no one and is skipped without a word.
+    missing = _filled(empty, [*others, *(values for _, values in context)])
+    rejected = missing | (~empty & ~valid) | on_dnc | (candidates & (first_rows > 0))
     rejects: list[Reject] = []
-    bad_timezones = 0
-    hasher = phone_hasher(hash_key)
-    for i, (row, raw) in enumerate(zip(rows, raw_phones, strict=True)):
-        if not raw:
-            if any(values[i] for _, values in context_columns) or any(
-                values[i] for values in (external_ids, names, zone_names, webhooks)
-            ):
-                rejects.append(Reject(row, raw, "missing number"))
-            continue  # an entirely blank row is no one; it is skipped without a word
-        result = parsed[i]
-        if result is None:
-            rejects.append(Reject(row, raw, "invalid number"))
-            continue
-        e164, number_zones = result
-        if e164 in dnc:
-            rejects.append(Reject(row, raw, "do not call"))
-            continue
-        first = duplicate_of[i]
-        if first:
-            rejects.append(Reject(row, raw, f"duplicate of row {first}"))
-            continue
-        zone = zone_names[i]
-        if zone and valid_timezone(zone):
-            zones: tuple[str, ...] = (zone,)
+    at = np.flatnonzero(rejected)
+    for i, raw in zip(at.tolist(), phones.take(pa.array(at)).to_pylist(), strict=True):
+        if missing[i]:
+            reason = "missing number"
+        elif not valid[i]:
+            reason = "invalid number"
+        elif on_dnc[i]:
+            reason = "do not call"
         else:
-            bad_timezones += bool(zone)
-            zones = number_zones
-        digest = hasher(e164)
-        contacts.append(Contact(
-            contact_id=contact_id_for(digest),
-            e164=e164,
-            phone_hash=digest,
-            external_id=external_ids[i] or None,
-            name=names[i] or None,
-            timezones=zones,
-            webhook_url=webhooks[i] or None,
-            context={key: values[i] for key, values in context_columns if values[i]},
-            row=row,
-        ))
-    return ImportBatch(contacts, rejects, rows_read=len(rows), bad_timezones=bad_timezones)
+            reason = f"duplicate of row {int(first_rows[i])}"
+        rejects.append(Reject(int(rows[i]), raw, reason))
+
+    kept = np.flatnonzero(accepted)
+    take = pa.array(kept)
+    zone_ids, bad_timezones = _given_zones(others[2].take(take), zone_ids[kept], zone_names)
+    zone_table = pa.array(list(zone_names), type=pa.string())
+    e164 = pc.binary_join_element_wise("+", pc.cast(pa.array(keys[kept]), pa.string()), "")
+    digests = pa.array(phone_hashes(e164.cast(pa.binary()).to_pylist(), hash_key),
+                       type=pa.string())
+    contacts = ContactColumns(
+        contact_id=pc.utf8_slice_codeunits(digests, 0, CONTACT_ID_CHARS),
+        e164=e164,
+        phone_hash=digests,
+        timezones=zone_table.take(pa.array(zone_ids)),
+        row=pa.array(rows[kept]),
+        external_id=others[0].take(take),
+        name=others[1].take(take),
+        webhook_url=others[3].take(take),
+        context=tuple((key, values.take(take)) for key, values in context))
+    return ImportBatch(contacts, rejects, rows_read=count, bad_timezones=bad_timezones)
+
+
+def _filled(rows: np.ndarray, cells: list[pa.Array]) -> np.ndarray:
+    """The rows (a boolean mask) in which any of `cells` is not empty."""
+    out = np.zeros(len(rows), dtype=bool)
+    at = np.flatnonzero(rows)
+    if len(at):
+        filled = np.zeros(len(at), dtype=bool)
+        for values in cells:
+            taken = values.take(pa.array(at))
+            filled |= pc.binary_length(taken).to_numpy(zero_copy_only=False) > 0
+        out[at[filled]] = True
+    return out
+
+
+def _given_zones(given: pa.Array, zone_ids: np.ndarray,
+                 zone_names: dict[str, int]) -> tuple[np.ndarray, int]:
+    """A valid IANA name in the `timezone` column wins over the number's zones. Returns the
+    zone indices (new names added to `zone_names`) and how many names were not valid."""
+    names = [name for name in pc.unique(given).to_pylist() if name]
+    if not names:
+        return zone_ids, 0
+    ids = np.array([zone_names.setdefault(name, len(zone_names)) if valid_timezone(name)
+                    else -1 for name in names])
+    where = pc.index_in(given, value_set=pa.array(names, type=pa.string()))
+    where = where.fill_null(-1).to_numpy()
+    chosen = np.where(where >= 0, ids[where], -1)
+    bad = int(np.count_nonzero((where >= 0) & (chosen < 0)))
+    return np.where(chosen >= 0, chosen, zone_ids), bad
+
+
+def _analyse(phones: pa.Array, empty: np.ndarray, region: str
+             ) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+    """`analyse` for every row: the NANP fast path where it decides, phonenumbers elsewhere
+    (once per distinct leftover string: lists repeat numbers).
+
+    Returns per row the E.164 digits as an integer (0: no valid number) and the index of its
+    zones in the returned {comma-joined zones: index}.
+    """
+    fast = classify(phones, region)
+    # The table's zone tuples are distinct, so these indices are the table's own.
+    zone_names = {",".join(zones): i for i, zones in enumerate(fast.zones)}
+    is_fast = fast.status == VALID
+    keys = np.where(is_fast, fast.national + 10 ** 10, 0)  # "+1" and ten digits
+    zone_ids = np.where(is_fast, fast.zone_index, 0)
+    slow = np.flatnonzero((fast.status == UNDECIDED) & ~empty)
+    parsed: dict[str, tuple[int, int] | None] = {}
+    for i, raw in zip(slow.tolist(), phones.take(pa.array(slow)).to_pylist(), strict=True):
+        if raw not in parsed:
+            result = _analyse_one(raw, region)
+            parsed[raw] = None if result is None else (
+                int(result[0][1:]), zone_names.setdefault(",".join(result[1]), len(zone_names)))
+        found = parsed[raw]
+        if found is not None:
+            keys[i], zone_ids[i] = found
+    return keys, zone_ids, zone_names
+
+
+# The same junk and foreign spellings come back chunk after chunk; bounded, so a list of a
+# million distinct foreign numbers cannot grow it.
+_analyse_one = lru_cache(maxsize=16_384)(analyse)
 
 
 class _Seen:
@@ -326,34 +386,11 @@ class _Seen:
         result = np.where(earlier[inverse] > 0, earlier[inverse],
                           np.where(chunk_first != rows, chunk_first, 0))
         fresh = ~known
-        if fresh.any():
-            merged_keys = np.concatenate([self.keys, uniq[fresh]])
-            merged_rows = np.concatenate([self.rows, first_in_chunk[fresh]])
-            order = np.argsort(merged_keys, kind="stable")
-            self.keys, self.rows = merged_keys[order], merged_rows[order]
+        if fresh.any():  # `uniq` is sorted: a linear merge, not a sort of everything seen
+            at = np.searchsorted(self.keys, uniq[fresh])
+            self.keys = np.insert(self.keys, at, uniq[fresh])
+            self.rows = np.insert(self.rows, at, first_in_chunk[fresh])
         return result
-
-
-def _analyse_column(phones: pd.Series, raw_phones: list[str], region: str
-                    ) -> list[tuple[str, tuple[str, ...]] | None]:
-    """`analyse` for every row: the NANP fast path where it decides, phonenumbers elsewhere.
-
-    phonenumbers parses each distinct leftover string once (lists repeat numbers).
-    """
-    fast = classify(phones, region)
-    zones = fast.zones
-    out: list[tuple[str, tuple[str, ...]] | None] = [None] * len(raw_phones)
-    for i in np.flatnonzero(fast.status == VALID).tolist():
-        out[i] = (f"+1{fast.national[i]}", zones[fast.zone_index[i]])
-    undecided = np.flatnonzero(fast.status == UNDECIDED).tolist()
-    slow: dict[str, tuple[str, tuple[str, ...]] | None] = {}
-    for i in undecided:
-        raw = raw_phones[i]
-        if raw:
-            if raw not in slow:
-                slow[raw] = analyse(raw, region)
-            out[i] = slow[raw]
-    return out
 
 
 def load_dnc(path: str | Path, *, region: str = "US") -> set[str]:
@@ -367,13 +404,13 @@ def load_dnc(path: str | Path, *, region: str = "US") -> set[str]:
     if not valid_region(region):
         raise UsageError(f"unknown phone region {region!r}: use a two-letter code such as US")
     path = Path(path)
-    layout = _inspect(path, needs_phone=False, allow_empty=True)
+    layout = inspect(path, needs_phone=False, allow_empty=True)
     numbers: set[str] = set()
     if not layout.header:
         return numbers
     if layout.phone is not None:
         raws: Iterable[str] = (
-            raw for chunk, _ in _chunks(path, layout, 100_000)
+            raw for chunk, _ in read_chunks(path, layout, 100_000)
             for raw in chunk[f"c{layout.phone}"].str.strip().tolist()
         )
     else:
@@ -387,164 +424,3 @@ def load_dnc(path: str | Path, *, region: str = "US") -> set[str]:
         if raw and (e164 := normalise(raw, region.upper())) is not None:
             numbers.add(e164)
     return numbers
-
-
-class RejectsWriter:
-    """Appends rejects to a CSV file (``row,phone,reason``), writing the header once.
-
-    Use it as a context manager; the file and its parent directories are created on entry.
-    `written` counts the rejects written through this writer.
-    """
-
-    FIELDS = ("row", "phone", "reason")
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.written = 0
-        self._file: TextIO | None = None
-        self._writer: csv.DictWriter[str] | None = None
-
-    def __enter__(self) -> RejectsWriter:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        new = not self.path.exists() or self.path.stat().st_size == 0
-        self._file = self.path.open("a", encoding="utf-8", newline="")
-        self._writer = csv.DictWriter(self._file, fieldnames=self.FIELDS)
-        if new:
-            self._writer.writeheader()
-        return self
-
-    def write(self, rejects: Iterable[Reject]) -> int:
-        """Append `rejects`; returns how many were written."""
-        if self._writer is None:
-            raise RuntimeError("RejectsWriter is used outside its `with` block")
-        count = 0
-        for reject in rejects:
-            self._writer.writerow(
-                {"row": reject.row, "phone": reject.raw_phone, "reason": reject.reason})
-            count += 1
-        self.written += count
-        return count
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._file is not None:
-            self._file.close()
-        self._file = None
-        self._writer = None
-
-
-# -- inspecting a file before reading it ------------------------------------------------------
-
-
-def _inspect(path: Path, *, needs_phone: bool, allow_empty: bool = False) -> _Layout:
-    """Check that `path` is a readable UTF-8 text file, sniff its delimiter, map its header."""
-    sample = _check_text(path)
-    if not sample.strip():
-        if allow_empty:
-            return _Layout(delimiter=",", header=[], phone=None)
-        raise InputFileError(f"{path}: the file is empty")
-    delimiter = _sniff_delimiter(sample)
-    header = next(csv.reader(io.StringIO(sample), delimiter=delimiter))
-    layout = _map_header(header, delimiter)
-    if needs_phone and layout.phone is None:
-        found = ", ".join(_one_line(name.strip())[:40] for name in header[:20])
-        more = f" (+{len(header) - 20} more)" if len(header) > 20 else ""
-        raise InputFileError(
-            f"{path}: no phone column: expected one of {', '.join(PHONE_COLUMNS)}; "
-            f"found: {found}{more}")
-    return layout
-
-
-def _check_text(path: Path) -> str:
-    """Read the whole file once as strict UTF-8 (BOM allowed); return its first characters.
-
-    Checking all of it up front costs a fraction of the import and turns a file that is not
-    text into one clear error instead of a failure half way through a million rows.
-    """
-    decoder = codecs.getincrementaldecoder("utf-8-sig")(errors="strict")
-    sample: list[str] = []
-    kept = offset = 0
-    try:
-        with path.open("rb") as raw:
-            while block := raw.read(_BLOCK):
-                if b"\0" in block:
-                    raise InputFileError(f"{path}: not a text CSV file (binary data)")
-                try:
-                    text = decoder.decode(block)
-                except UnicodeDecodeError as exc:
-                    raise InputFileError(
-                        f"{path}: not UTF-8 text (undecodable byte at offset "
-                        f"{offset + exc.start}); save it as CSV UTF-8") from exc
-                offset += len(block)
-                if kept < _SNIFF_CHARS:
-                    sample.append(text)
-                    kept += len(text)
-            try:
-                decoder.decode(b"", final=True)
-            except UnicodeDecodeError as exc:
-                raise InputFileError(f"{path}: not UTF-8 text (truncated at the end)") from exc
-    except FileNotFoundError as exc:
-        raise InputFileError(f"{path}: file not found") from exc
-    except IsADirectoryError as exc:
-        raise InputFileError(f"{path}: is a directory, not a CSV file") from exc
-    except OSError as exc:
-        raise InputFileError(f"{path}: cannot read ({exc.strerror or exc})") from exc
-    return "".join(sample)[:_SNIFF_CHARS]
-
-
-def _sniff_delimiter(sample: str) -> str:
-    """Comma, semicolon or tab: the one that splits the first lines most, and consistently."""
-    lines = sample.splitlines(keepends=True)
-    if len(lines) > 1 and len(sample) >= _SNIFF_CHARS:
-        lines = lines[:-1]  # the last line of a cut sample is probably incomplete
-    head = "".join(lines[:20])
-    best, best_score = ",", (0, 0)
-    for delimiter in _DELIMITERS:
-        records = [r for r in csv.reader(io.StringIO(head), delimiter=delimiter) if r]
-        if not records:
-            continue
-        width = len(records[0])
-        consistent = sum(len(r) == width for r in records)
-        score = (consistent, width) if width > 1 else (0, 0)
-        if score > best_score:
-            best, best_score = delimiter, score
-    return best
-
-
-def _map_header(header: list[str], delimiter: str) -> _Layout:
-    lowered = [name.strip().lower() for name in header]
-
-    def first(*candidates: str) -> int | None:
-        for candidate in candidates:
-            if candidate in lowered:
-                return lowered.index(candidate)
-        return None
-
-    roles = {
-        "phone": first(*PHONE_COLUMNS),
-        "external_id": first(*_ID_COLUMNS),
-        "name": first("name"),
-        "timezone": first("timezone"),
-        "webhook_url": first("webhook_url"),
-    }
-    taken = {index for index in roles.values() if index is not None}
-    context: dict[int, str] = {}
-    used: set[str] = set()
-    for index, name in enumerate(header):
-        if index in taken:
-            continue
-        key = name.strip() or f"column_{index + 1}"
-        base, n = key, 2
-        while key in used:  # two columns with one name keep both values
-            key, n = f"{base}_{n}", n + 1
-        used.add(key)
-        context[index] = key
-    return _Layout(delimiter=delimiter, header=header, context=context, **roles)
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())

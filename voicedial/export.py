@@ -12,6 +12,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from . import records
 from .errors import StorageError, UsageError
 from .keys import CampaignKeys
 from .storage import Storage
@@ -60,7 +61,7 @@ async def _contacts(redis: Redis, keys: CampaignKeys) -> list[dict[str, str]]:
         for key in chunk:
             pipe.hgetall(key)
         for key, raw in zip(chunk, await pipe.execute(), strict=True):
-            row = {k.decode(): v.decode() for k, v in raw.items()}
+            row = records.unpack(raw)
             row["contact_id"] = key.decode().removeprefix(keys.contact_prefix)
             rows.append(row)
     return rows

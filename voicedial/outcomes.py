@@ -8,6 +8,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from . import records
 from .interview import InterviewState, Outcome, on_hangup, profile_fields
 from .options import CampaignOptions
 from .outbox import PROFILE_EVENT, SETTLED_EVENT
@@ -97,15 +98,40 @@ def build_transcript(*, options: CampaignOptions, call_sid: str, contact: dict[s
     }
 
 
+# The fields settling reads (settle_call, build_profile, build_transcript): the call's and the
+# contact's records are fetched field by field, not whole (a contact carries a dozen fields that
+# settling never looks at, and parsing replies is most of a round trip's cost in redis-py).
+CALL_FIELDS = ("answered_by", "interview", "answered_at", "created_at")
+# The contact's static fields are packed in one (records.py); the separate names are read too,
+# for contacts imported before the packing.
+CONTACT_FIELDS = ("attempts", records.PACKED, "phone_hash", "external_id", "webhook_url",
+                  "context")
+
+
+async def _settle_inputs(store: CampaignStore, call_sid: str, contact_id: str
+                         ) -> tuple[dict[str, str], dict[str, str]] | None:
+    """The call's and the contact's fields that settling reads, in one round trip; None when
+    the call was already settled."""
+    found = await store.scripts.settle_read(
+        keys=[store.keys.call(call_sid), store.keys.contact(contact_id)],
+        args=[len(CALL_FIELDS), *CALL_FIELDS, *CONTACT_FIELDS])
+    if found is None:
+        return None
+    call_values, contact_values = found
+    return ({k: v.decode() for k, v in zip(CALL_FIELDS, call_values, strict=True) if v is not None},
+            records.unpack({k.encode(): v for k, v in zip(CONTACT_FIELDS, contact_values,
+                                                          strict=True) if v is not None}))
+
+
 async def settle_call(store: CampaignStore, options: CampaignOptions, *, call_sid: str,
                       contact_id: str, call_status: str, duration_s: int | None,
                       answered_by: str | None, recording_url: str | None = None) -> str | None:
     """Settle a call that reached a final status, once. Returns the disposition, or None when
     this call had already been settled (a repeated or late callback)."""
-    call = await store.call(call_sid)
-    if call.get("final") == "1":
+    inputs = await _settle_inputs(store, call_sid, contact_id)
+    if inputs is None:
         return None
-    contact = await store.contact(contact_id)
+    call, contact = inputs
     contact["contact_id"] = contact_id
     answered_by = answered_by or call.get("answered_by") or None
     interview = (InterviewState.model_validate_json(call["interview"])

@@ -9,23 +9,26 @@ from __future__ import annotations
 import hashlib
 import hmac
 import zoneinfo
-from collections.abc import Callable
+from collections.abc import Iterable
 from functools import lru_cache
 
 import phonenumbers
 from phonenumbers import timezone as pn_timezone
 
 __all__ = [
+    "CONTACT_ID_CHARS",
     "analyse",
     "contact_id_for",
     "normalise",
     "phone_hash",
-    "phone_hasher",
+    "phone_hashes",
     "valid_region",
     "valid_timezone",
     "zones_for_number",
 ]
 
+#: A contact id is this many leading hex characters of its phone hash.
+CONTACT_ID_CHARS = 20
 _UNKNOWN_ZONE = "Etc/Unknown"
 _E164 = phonenumbers.PhoneNumberFormat.E164
 
@@ -35,24 +38,25 @@ def phone_hash(e164: str, key: bytes) -> str:
     return hmac.new(key, e164.encode("ascii"), hashlib.sha256).hexdigest()
 
 
-def phone_hasher(key: bytes) -> Callable[[str], str]:
-    """`phone_hash` with `key` fixed, for hashing a million numbers: the key's HMAC pads are
-    hashed once and copied per number (RFC 2104), about 2.5 times faster than `hmac.new`."""
+def phone_hashes(numbers: Iterable[bytes], key: bytes) -> list[str]:
+    """`phone_hash` of many E.164 numbers (ASCII bytes) under one key, for a million-row import:
+    the key's HMAC pads are hashed once and copied per number (RFC 2104), about 2.5 times as
+    fast as `hmac.new` per number (1 us a number)."""
     block = hashlib.sha256().block_size
     if len(key) > block:
         key = hashlib.sha256(key).digest()
     key = key.ljust(block, b"\0")
-    inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
-    outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
-
-    def digest(e164: str) -> str:
-        h = inner.copy()
-        h.update(e164.encode("ascii"))
-        o = outer.copy()
+    inner = hashlib.sha256(bytes(b ^ 0x36 for b in key)).copy
+    outer = hashlib.sha256(bytes(b ^ 0x5C for b in key)).copy
+    out: list[str] = []
+    append = out.append
+    for number in numbers:
+        h = inner()
+        h.update(number)
+        o = outer()
         o.update(h.digest())
-        return o.hexdigest()
-
-    return digest
+        append(o.hexdigest())
+    return out
 
 
 def contact_id_for(phone_hash: str) -> str:
@@ -61,7 +65,7 @@ def contact_id_for(phone_hash: str) -> str:
     80 bits keeps collisions out of reach for any list a dialer will see, and the id is the
     same on every re-import of the same number under the same key.
     """
-    return phone_hash[:20]
+    return phone_hash[:CONTACT_ID_CHARS]
 
 
 def valid_region(region: str) -> bool:

@@ -27,5 +27,6 @@ class Scripts:
         self.release: AsyncScript = redis.register_script(_source("release"))
         self.progress: AsyncScript = redis.register_script(_source("progress"))
         self.finish: AsyncScript = redis.register_script(_source("finish"))
+        self.settle_read: AsyncScript = redis.register_script(_source("settle_read"))
         self.dialled: AsyncScript = redis.register_script(_source("dialled"))
         self.turn: AsyncScript = redis.register_script(_source("turn"))

@@ -9,22 +9,23 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import urlencode
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.asyncio import Redis
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
-from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
+from .autopipeline import AutoPipelinedRedis
 from .errors import ConfigError, TelephonyError
 from .interview import Interviewer, InterviewState, Reply, make_interviewer, start_interview
 from .metrics import Metrics
 from .options import CampaignOptions
 from .outcomes import FINAL_STATUSES, settle_call
+from .signature import Form, SignatureCheck, parse_urlencoded
 from .status import campaign_names, snapshot
 from .store import CampaignStore
 from .telephony import TwilioProvider
@@ -86,23 +87,40 @@ class CallbackServer:
                  openai_api_key: str | None = None, openai_base_url: str | None = None,
                  openai_model: str = "gpt-4o-mini") -> None:
         self.redis = redis
+        # The stores' commands (one or two per callback) from concurrent requests go out
+        # together, a batch per round trip, instead of a round trip each.
+        self._store_redis = AutoPipelinedRedis(redis)
         self._openai = (openai_api_key, openai_base_url, openai_model)
         self._interviewers: dict[str, Interviewer] = {}
-        self.public_url = public_url.rstrip("/")
-        self.validator = RequestValidator(auth_token)
+        self._auth_token = auth_token
+        self.public_url = public_url
         self.provider = provider
         self.metrics = metrics or Metrics()
+        # Bound once: `labels()` takes a lock and a dict lookup on every call.
+        self._counted = {kind: self.metrics.callbacks.labels(kind)
+                         for kind in ("voice", "gather", "status", "amd")}
         self._options: dict[str, _Cached] = {}
         self.app = Starlette(routes=[
+            # Routes are matched in order: status callbacks, the most frequent, first.
+            Route("/twilio/status", self.status, methods=["POST"]),
             Route("/twilio/voice", self.voice, methods=["POST"]),
             Route("/twilio/gather", self.gather, methods=["POST"]),
-            Route("/twilio/status", self.status, methods=["POST"]),
             Route("/twilio/amd", self.amd, methods=["POST"]),
             Route("/health", self.health, methods=["GET"]),
             Route("/metrics", self.metrics_endpoint, methods=["GET"]),
         ], exception_handlers={_BadRequest: self._bad_request})
 
     # -- plumbing ------------------------------------------------------------------------
+    @property
+    def public_url(self) -> str:
+        """The base URL Twilio calls; signatures are checked against it."""
+        return self._public_url
+
+    @public_url.setter
+    def public_url(self, value: str) -> None:
+        self._public_url = value.rstrip("/")
+        self._signatures = SignatureCheck(self._auth_token, self._public_url)
+
     def _interviewer(self, agent: str) -> Interviewer:
         """The campaign's interviewer (one per agent kind, reused across calls)."""
         if agent not in self._interviewers:
@@ -117,44 +135,56 @@ class CallbackServer:
         return self._interviewers[agent]
 
     async def aclose(self) -> None:
-        """Close the interviewers' clients."""
+        """Close the interviewers' clients; give the stores' Redis connection back."""
         for interviewer in self._interviewers.values():
             await interviewer.aclose()
         self._interviewers.clear()
+        await self._store_redis.aclose()
 
     async def _bad_request(self, request: Request, exc: Exception) -> Response:
         status = exc.status if isinstance(exc, _BadRequest) else 400
         return PlainTextResponse(str(exc), status_code=status)
 
-    async def _verified_form(self, request: Request) -> dict[str, str]:
-        """The POSTed form, after its size and X-Twilio-Signature are checked."""
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+    async def _verified_form(self, request: Request) -> tuple[Form, Form]:
+        """The query and the POSTed form, after the size and X-Twilio-Signature are checked."""
+        length = signature = b""
+        for name, value in request.scope["headers"]:  # the two we need, in one pass
+            if name == b"content-length":
+                length = value
+            elif name == b"x-twilio-signature":
+                signature = value
+        if length and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
             raise _BadRequest(413, "body too large")
         body = b""
-        async for chunk in request.stream():
-            body += chunk
+        while True:  # ASGI messages straight, without `request.stream()`'s async generator
+            message = await request.receive()
+            if message["type"] == "http.disconnect":
+                raise ClientDisconnect()
+            body += message.get("body", b"")
             if len(body) > MAX_BODY_BYTES:
                 raise _BadRequest(413, "body too large")
+            if not message.get("more_body", False):
+                break
+        # The scope's path and raw query, not `request.url`/`query_params`, which would parse
+        # the URL twice more per request; Twilio signs exactly what it was given.
+        path: str = request.scope["path"]
+        raw_query: bytes = request.scope["query_string"]
         try:
-            pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
+            form = parse_urlencoded(body)
+            query = parse_urlencoded(raw_query)
         except UnicodeDecodeError:
             raise _BadRequest(400, "body is not a form") from None
-        form = dict(pairs)
-        url = self.public_url + request.url.path
-        if request.url.query:
-            url += "?" + request.url.query
-        signature = request.headers.get("x-twilio-signature", "")
-        if not signature or not self.validator.validate(url, form, signature):
+        signed_part = f"{path}?{raw_query.decode()}" if raw_query else path
+        if not self._signatures.verify(signed_part, form, signature.decode("latin-1")):
             self.metrics.signature_rejections.inc()
-            log.warning("callback refused: bad signature on %s", request.url.path)
+            log.warning("callback refused: bad signature on %s", path)
             raise _BadRequest(403, "invalid signature")
-        return form
+        return query, form
 
     @staticmethod
-    def _ids(request: Request, form: dict[str, str]) -> tuple[str, str, str]:
-        campaign = request.query_params.get("c", "")
-        contact_id = request.query_params.get("k", "")
+    def _ids(query: Form, form: Form) -> tuple[str, str, str]:
+        campaign = query.get("c", "")
+        contact_id = query.get("k", "")
         call_sid = form.get("CallSid", "")
         if not campaign or not contact_id or not call_sid.startswith("CA"):
             raise _BadRequest(400, "missing campaign, contact or CallSid")
@@ -164,7 +194,7 @@ class CallbackServer:
         cached = self._options.get(name)
         if cached is None or time.monotonic() - cached.at > _OPTIONS_TTL_S:
             # One store per campaign: building one registers (hashes) every Lua script.
-            store = cached.store if cached else CampaignStore(self.redis, name)
+            store = cached.store if cached else CampaignStore(self._store_redis, name)
             raw = await store.options()
             if raw is None:
                 raise _BadRequest(400, "unknown campaign")
@@ -179,9 +209,9 @@ class CallbackServer:
     # -- voice ---------------------------------------------------------------------------
     async def voice(self, request: Request) -> Response:
         """The call was answered: open the interview (disclosure and consent)."""
-        form = await self._verified_form(request)
-        campaign, contact_id, call_sid = self._ids(request, form)
-        self.metrics.callbacks.labels("voice").inc()
+        query, form = await self._verified_form(request)
+        campaign, contact_id, call_sid = self._ids(query, form)
+        self._counted["voice"].inc()
         store, options = await self._campaign(campaign)
         call = await store.call(call_sid)
         if call.get("twiml"):  # a repeated request: say the same again
@@ -203,10 +233,10 @@ class CallbackServer:
     async def gather(self, request: Request) -> Response:
         """One caller answer (or silence): the next question, or goodbye."""
         started = time.perf_counter()
-        form = await self._verified_form(request)
-        campaign, contact_id, call_sid = self._ids(request, form)
-        self.metrics.callbacks.labels("gather").inc()
-        turn = request.query_params.get("t", "")
+        query, form = await self._verified_form(request)
+        campaign, contact_id, call_sid = self._ids(query, form)
+        self._counted["gather"].inc()
+        turn = query.get("t", "")
         if not turn.isdigit():
             raise _BadRequest(400, "missing turn")
         store, options = await self._campaign(campaign)
@@ -233,9 +263,9 @@ class CallbackServer:
     # -- status and AMD ------------------------------------------------------------------
     async def status(self, request: Request) -> Response:
         """A call progress event; a final one settles the call (once)."""
-        form = await self._verified_form(request)
-        campaign, contact_id, call_sid = self._ids(request, form)
-        self.metrics.callbacks.labels("status").inc()
+        query, form = await self._verified_form(request)
+        campaign, contact_id, call_sid = self._ids(query, form)
+        self._counted["status"].inc()
         store, options = await self._campaign(campaign)
         status = form.get("CallStatus", "")
         if status in FINAL_STATUSES:
@@ -260,9 +290,9 @@ class CallbackServer:
 
     async def amd(self, request: Request) -> Response:
         """Async answering-machine detection: a machine is hung up on (voicemail, retried)."""
-        form = await self._verified_form(request)
-        campaign, _, call_sid = self._ids(request, form)
-        self.metrics.callbacks.labels("amd").inc()
+        query, form = await self._verified_form(request)
+        campaign, _, call_sid = self._ids(query, form)
+        self._counted["amd"].inc()
         store, _ = await self._campaign(campaign)
         answered_by = form.get("AnsweredBy", "unknown")
         await store.update_call(call_sid, answered_by=answered_by)

@@ -9,7 +9,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from . import keys
+from . import keys, records
 from .keys import ACTIVE_STATES, CampaignKeys
 from .outbox import outbox_pending
 
@@ -131,20 +131,21 @@ async def _in_progress(redis: Redis, k: CampaignKeys, ids: list[str],
     """The first few calls holding a lease: hashed contact, state, elapsed time, turns."""
     if not ids:
         return []
+    wanted = [records.PACKED.encode(), b"phone_hash", b"state", b"last_call_sid", b"claimed_at"]
     pipe = redis.pipeline(transaction=False)
     for cid in ids:
-        pipe.hmget(k.contact(cid), "phone_hash", "state", "last_call_sid", "claimed_at")
-    contacts = await pipe.execute()
+        pipe.hmget(k.contact(cid), wanted)
+    contacts = [records.unpack({f: v for f, v in zip(wanted, values, strict=True) if v})
+                for values in await pipe.execute()]
     pipe = redis.pipeline(transaction=False)
-    for row in contacts:
-        sid = row[2].decode() if row[2] else "-"
-        pipe.hmget(k.call(sid), "answered_at", "turn")
+    for contact in contacts:
+        pipe.hmget(k.call(contact.get("last_call_sid") or "-"), "answered_at", "turn")
     calls = await pipe.execute()
     out = []
-    for row, call in zip(contacts, calls, strict=True):
-        started = int(call[0] or row[3] or now_ms)
-        out.append({"contact": (row[0] or b"").decode()[:12],
-                    "state": (row[1] or b"").decode(),
+    for contact, call in zip(contacts, calls, strict=True):
+        started = int(call[0] or contact.get("claimed_at") or now_ms)
+        out.append({"contact": contact.get("phone_hash", "")[:12],
+                    "state": contact.get("state", ""),
                     "elapsed_s": max(0, round((now_ms - started) / 1000)),
                     "turns": max(0, int(call[1] or 1) - 1)})
     return out

@@ -13,16 +13,41 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import numpy as np
+import pyarrow.compute as pc
 from redis.asyncio import Redis
 
-from . import keys
-from .contacts import Contact
+from . import keys, records
+from .contacts import Contact, ContactColumns
 from .scripts import Scripts
 
-__all__ = ["CampaignStore"]
+__all__ = ["DUE_STEP_MS", "CampaignStore"]
+
+#: Imported contacts are due one microsecond apart, in list order: they are dialled in the
+#: list's order, and each ZADD appends at the end of the sorted set.
+DUE_STEP_MS = 0.001
+
+# The import script unpacks a chunk's scores and ids into one ZADD, and Lua's unpack stops
+# at about 8,000 values.
+_MAX_CHUNK = 3000
+
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
+
+
+def _msgpack_uint32s(values: np.ndarray) -> np.ndarray:
+    """Each of `values` (below 2**32) as a MessagePack uint32: one 5-byte row each."""
+    items = np.empty((len(values), 5), dtype=np.uint8)
+    items[:, 0] = 0xCE  # uint32, big-endian
+    items[:, 1:] = values.astype(">u4").view(np.uint8).reshape(-1, 4)
+    return items
+
+
+def _msgpack_array(items: np.ndarray) -> bytes:
+    """Rows of `_msgpack_uint32s` as one MessagePack array, which Lua's cmsgpack turns into a
+    table in one call."""
+    return b"\xdd" + len(items).to_bytes(4, "big") + items.tobytes()
 
 
 class CampaignStore:
@@ -57,37 +82,46 @@ class CampaignStore:
         await self.redis.hset(self.keys.meta, "control", value)
 
     # -- contacts ------------------------------------------------------------------------
-    async def import_contacts(self, contacts: Sequence[Contact], *, chunk: int = 1000,
+    async def import_contacts(self, contacts: Sequence[Contact] | ContactColumns, *,
+                              due_ms: float | None = None, chunk: int = 1000,
                               in_flight: int = 3) -> tuple[int, int]:
-        """Add new contacts as pending and due now, in list order; returns (added, already
-        known). Empty optional fields are not stored (readers treat missing as empty).
+        """Add new contacts as pending, the first due at `due_ms` (default now) and the others
+        `DUE_STEP_MS` apart, in list order; returns (added, already known). Contacts the
+        campaign has are left as they are.
 
         Chunks go out as separate script calls, up to `in_flight` at once, so Redis runs one
-        chunk while the next is packed here (one pipeline would leave Redis idle while the
-        whole batch is packed, then this process idle while Redis works).
+        chunk while the next is sent (one pipeline would leave Redis idle while the whole
+        batch is packed, then this process idle while Redis works).
         """
+        if not 1 <= chunk <= _MAX_CHUNK:
+            raise ValueError(f"chunk must be 1 to {_MAX_CHUNK}")
+        if not isinstance(contacts, ContactColumns):
+            contacts = ContactColumns.from_contacts(contacts)
+        if not len(contacts):
+            return 0, 0
+        # Each contact's id, a NUL and its packed fields, back to back in one buffer; a chunk
+        # is a slice of it, and where its ids and records end is all the script needs.
+        joined = records.pack(contacts, lead=contacts.contact_id)
+        _, offsets_buffer, data = joined.buffers()
+        offsets = np.frombuffer(offsets_buffer, dtype=np.int32)[
+            joined.offset:joined.offset + len(joined) + 1].astype(np.int64)
+        starts = np.arange(0, len(contacts), chunk)
+        bases = offsets[starts]
+        ends = np.empty(2 * len(contacts), dtype=np.int64)
+        ends[0::2] = offsets[:-1] + pc.binary_length(contacts.contact_id).to_numpy()
+        ends[1::2] = offsets[1:]
+        ends -= np.repeat(bases, 2 * np.diff(np.append(starts, len(contacts))))
+        items = _msgpack_uint32s(ends)
         added = existing = 0
-        due = _now_ms()
-        dumps = json.dumps
+        due = _now_ms() if due_ms is None else due_ms
         script_keys = [self.keys.counts, self.keys.due, self.keys.stats]
         pending: deque[asyncio.Future[Any]] = deque()
         try:
-            for start in range(0, len(contacts), chunk):
-                # Scores rise by 1/1000 ms a contact from `due`: list order, cheap appends.
-                args: list[str | int | float] = [self.keys.contact_prefix, due + start / 1000,
-                                                 0.001]
-                for c in contacts[start:start + chunk]:
-                    fields = ["e164", c.e164, "phone_hash", c.phone_hash,
-                              "timezones", ",".join(c.timezones), "row", str(c.row)]
-                    if c.external_id:
-                        fields += ("external_id", c.external_id)
-                    if c.name:
-                        fields += ("name", c.name)
-                    if c.webhook_url:
-                        fields += ("webhook_url", c.webhook_url)
-                    if c.context:
-                        fields += ("context", dumps(c.context, ensure_ascii=False))
-                    args += (c.contact_id, "\0".join(fields))
+            for start, base in zip(starts.tolist(), bases.tolist(), strict=True):
+                stop = min(start + chunk, len(contacts))
+                blob = data[base:int(offsets[stop])].to_pybytes()
+                args = [self.keys.contact_prefix, due + start * DUE_STEP_MS, DUE_STEP_MS, blob,
+                        _msgpack_array(items[2 * start:2 * stop])]
                 if len(pending) >= in_flight:
                     a, e = await pending.popleft()
                     added, existing = added + int(a), existing + int(e)
@@ -104,8 +138,7 @@ class CampaignStore:
 
     async def contact(self, contact_id: str) -> dict[str, str]:
         """One contact's fields, decoded ({} when unknown)."""
-        raw = await self.redis.hgetall(self.keys.contact(contact_id))
-        return {k.decode(): v.decode() for k, v in raw.items()}
+        return records.unpack(await self.redis.hgetall(self.keys.contact(contact_id)))
 
     async def contacts(self, contact_ids: Iterable[str]) -> list[dict[str, str]]:
         """Several contacts in one round trip."""
@@ -116,7 +149,7 @@ class CampaignStore:
         rows = await pipe.execute()
         out = []
         for cid, raw in zip(ids, rows, strict=True):
-            row = {k.decode(): v.decode() for k, v in raw.items()}
+            row = records.unpack(raw)
             row["contact_id"] = cid
             out.append(row)
         return out

@@ -9,29 +9,29 @@ if redis.call('HGET', KEYS[1], 'final') == '1' then return 0 end
 redis.call('HSET', KEYS[1], 'final', '1', 'status', ARGV[6], 'disposition', ARGV[7])
 local id = ARGV[8]
 redis.call('HSETNX', KEYS[1], 'contact_id', id)
-local current = redis.call('HGET', KEYS[2], 'last_call_sid')
-local state = redis.call('HGET', KEYS[2], 'state')
-if current ~= ARGV[1] and state == 'dialling' then
+local current, old, attempts = unpack(redis.call('HMGET', KEYS[2], 'last_call_sid', 'state',
+                                                 'attempts'))
+if current ~= ARGV[1] and old == 'dialling' then
   -- The final status beat the dialler's record of the call (see progress.lua).
   redis.call('HSET', KEYS[2], 'last_call_sid', ARGV[1])
   current = ARGV[1]
 end
 -- A late final callback of an older call must not move the contact's newer call.
 if current == ARGV[1] then
-  local old = redis.call('HGET', KEYS[2], 'state')
   redis.call('ZREM', KEYS[4], id)
-  redis.call('HSET', KEYS[2], 'state', ARGV[2], 'disposition', ARGV[7])
   if ARGV[3] ~= '' then
     redis.call('ZADD', KEYS[5], ARGV[3], id)
-    redis.call('HSET', KEYS[2], 'next_due', ARGV[3])
+    redis.call('HSET', KEYS[2], 'state', ARGV[2], 'disposition', ARGV[7], 'next_due', ARGV[3])
+  else
+    redis.call('HSET', KEYS[2], 'state', ARGV[2], 'disposition', ARGV[7])
   end
-  local attempts = tonumber(redis.call('HGET', KEYS[2], 'attempts') or '0')
+  local n = tonumber(attempts or '0')
   if old then
     redis.call('HINCRBY', KEYS[3], old, -1)
-    redis.call('HINCRBY', KEYS[3], 'attempts:' .. old, -attempts)
+    redis.call('HINCRBY', KEYS[3], 'attempts:' .. old, -n)
   end
   redis.call('HINCRBY', KEYS[3], ARGV[2], 1)
-  redis.call('HINCRBY', KEYS[3], 'attempts:' .. ARGV[2], attempts)
+  redis.call('HINCRBY', KEYS[3], 'attempts:' .. ARGV[2], n)
 end
 if ARGV[4] ~= '' then
   redis.call('XADD', KEYS[6], '*', 'event', ARGV[4])
