@@ -7,10 +7,12 @@ Prints a table (figure, baseline, ratio, target, pass/fail) and writes the resul
 from __future__ import annotations
 
 import json
+import multiprocessing
 import sys
 import time
 import traceback
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,6 +45,17 @@ def table(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
+def _run_one(name: str) -> list[Result]:
+    return BENCHMARKS[name]()
+
+
+def _isolated(name: str) -> list[Result]:
+    """Run one benchmark in a fresh interpreter: what one leaves behind (P1's million-row
+    heap, which every later garbage collection walks) must not slow the next down."""
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(_run_one, name).result()
+
+
 def main(argv: list[str]) -> int:
     """Run the named benchmarks (all by default); exit 1 if any failed or crashed."""
     names = [n.upper() for n in argv] or list(BENCHMARKS)
@@ -55,7 +68,7 @@ def main(argv: list[str]) -> int:
     for name in names:
         started = time.perf_counter()
         try:
-            results.extend(BENCHMARKS[name]())
+            results.extend(_isolated(name))
         except Exception as exc:  # a broken benchmark is reported, the others still run
             errors[name] = "".join(traceback.format_exception_only(exc)).strip()
             traceback.print_exc()
