@@ -194,6 +194,9 @@ async def _dial(home: str, url: str, api: str, name: str, total: int, start_at: 
 
 
 def _dial_main(*args: Any) -> None:
+    from voicedial.runtime import tune_gc
+
+    tune_gc()  # as `voicedial worker` runs
     asyncio.run(_dial(*args))
 
 

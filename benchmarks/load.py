@@ -216,8 +216,10 @@ def _child(target: Callable[..., Any], args: tuple[Any, ...], port_to: Pipe) -> 
     import logging
 
     from voicedial.http import bind_socket, serve
+    from voicedial.runtime import tune_gc
 
     logging.disable(logging.WARNING)  # the emulator reports callbacks it could not deliver
+    tune_gc()  # as every voicedial command does (cli.main), for both servers alike
 
     async def main() -> None:
         sock = bind_socket("127.0.0.1", 0)

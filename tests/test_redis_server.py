@@ -3,6 +3,7 @@ files, persisted with AOF, and not started at all when REDIS_URL is set."""
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 
@@ -63,3 +64,16 @@ async def test_redis_url_starts_nothing(home: Path, redis_url: str,
     async with open_redis(load_settings()) as client:
         assert await client.ping()
     assert not (home / "redis").exists()
+
+
+def test_start_waits_only_while_the_server_process_lives(tmp_path: Path) -> None:
+    # A big append-only file keeps Redis answering LOADING for a while: the start-up wait
+    # goes on while the daemon lives, and stops as soon as its process is gone.
+    from voicedial.redis_server import _running
+
+    pid = tmp_path / "redis.pid"
+    assert _running(pid)  # no pid file yet: still starting
+    pid.write_text(f"{os.getpid()}\n")
+    assert _running(pid)
+    pid.write_text("999999999\n")  # above any pid the kernel hands out
+    assert not _running(pid)

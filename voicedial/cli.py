@@ -18,7 +18,7 @@ from .campaign import RunRequest, run_campaign, run_server, run_worker
 from .errors import UsageError, VoicedialError
 from .logs import configure_logging
 from .options import CampaignOptions
-from .runtime import account_for, open_redis
+from .runtime import account_for, open_redis, tune_gc
 from .settings import Settings, load_settings
 from .status import campaign_names, snapshot
 from .store import CampaignStore
@@ -351,6 +351,7 @@ def doctor(host: HostOpt = "127.0.0.1", port: PortOpt = 8765) -> None:
 
 def main() -> None:
     """Console-script entry point: unexpected errors become one line and exit 1."""
+    tune_gc()
     try:
         app()
     except SystemExit:
