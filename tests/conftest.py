@@ -14,6 +14,9 @@ import redis
 
 from voicedial.redis_server import ensure_embedded, stop_embedded
 
+# The emulator rig's `env` fixture, for the emulator's tests.
+pytest_plugins = ["tests.emulator_rig"]
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 _CLEARED_PREFIXES = ("TWILIO_", "OPENAI_", "AWS_", "VOICEDIAL_", "S3_")
