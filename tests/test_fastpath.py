@@ -39,7 +39,10 @@ def _compare(raws: list[str], region: str = "US") -> tuple[int, int]:
 
 
 def test_edge_cases_match_reference() -> None:
-    _compare(list(_EDGE))
+    decided, total = _compare(list(_EDGE))
+    # Most edge cases are decided by the fast path (checked against the reference above);
+    # the rest are left to phonenumbers, whose answer is the reference itself.
+    assert decided >= total // 3
 
 
 @pytest.mark.parametrize("seed", [1, 2])

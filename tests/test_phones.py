@@ -109,3 +109,19 @@ def test_unknown_zone_is_dropped() -> None:
 ])
 def test_valid_timezone(name: str, ok: bool) -> None:
     assert valid_timezone(name) is ok
+
+
+def test_numbers_in_messages_are_masked() -> None:
+    from twilio.base.exceptions import TwilioRestException
+
+    from voicedial.phones import mask_numbers
+    from voicedial.telephony import _map_rest_error
+
+    assert mask_numbers("to +15005550006 and 2015550123.") == "to [number] and [number]."
+    assert mask_numbers("CallSid CA1234567890abcdef, code 21210") == \
+        "CallSid CA1234567890abcdef, code 21210"
+    refused = _map_rest_error(TwilioRestException(
+        400, "https://api", "The source phone number provided, +15005550006, is not yet "
+        "verified for your account.", code=21210))
+    assert "+1500" not in str(refused) and "[number]" in str(refused)
+    assert refused.code == 21210 and not refused.retryable

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .errors import StorageError
+from .phones import mask_numbers
 from .storage import Storage
 
 __all__ = ["AUDIT_EVENTS", "Audit", "audit_key"]
@@ -31,13 +32,12 @@ AUDIT_EVENTS = frozenset({
     "webhook_dead_lettered", "webhook_replayed", "contacts_imported",
 })
 _FORBIDDEN_FIELDS = frozenset({"e164", "phone", "number", "to", "from", "phone_number"})
-_NUMBER = re.compile(r"\+\d{7,15}\b")
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
 def _mask(value: Any) -> Any:
     if isinstance(value, str):
-        return _NUMBER.sub("[number]", value)
+        return mask_numbers(value)
     if isinstance(value, dict):
         return {k: _mask(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

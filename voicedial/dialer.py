@@ -90,6 +90,11 @@ class FatalTelephonyError(TelephonyError):
     """Twilio refuses the account itself (bad credentials, suspended): stop dialling."""
 
 
+def _refused(exc: TelephonyError) -> bool:
+    """Twilio refuses the account itself (not this call)."""
+    return exc.code in _AUTH_CODES or exc.status == 401
+
+
 def _retryable(exc: BaseException) -> bool:
     return isinstance(exc, TelephonyError) and exc.retryable
 
@@ -166,7 +171,7 @@ class Dialer:
         try:
             await self.provider.account_status()
         except TelephonyError as exc:
-            if exc.code in _AUTH_CODES or exc.status == 401:
+            if _refused(exc):
                 self.fatal = FatalTelephonyError(str(exc), code=exc.code, status=exc.status)
             else:
                 log.warning("account check failed (dialling anyway): %s", exc)
@@ -246,7 +251,7 @@ class Dialer:
 
     async def _create_failed(self, contact_id: str, exc: TelephonyError) -> None:
         hashed = self.store.name, contact_id
-        if exc.code in _AUTH_CODES or exc.status == 401:
+        if _refused(exc):
             self.fatal = FatalTelephonyError(str(exc), code=exc.code, status=exc.status)
             await self.store.release(contact_id, state="pending", due_ms=int(time.time() * 1000),
                                      reason="account refused")

@@ -27,7 +27,6 @@ class Pacer:
             raise ValueError("cps must be positive")
         self._script = Scripts(redis).pace
         self._key = pace_key(account_sid)
-        self.interval_s = 1 / cps
         self._interval_us = max(1, round(1_000_000 / cps))
         self._burst = max(1, burst)
 
@@ -52,8 +51,3 @@ class Pacer:
         first_us, granted = await self._script(
             keys=[self._key], args=[self._interval_us, self._burst, 1, 0])
         return 0.0 if int(granted) else int(first_us) / 1e6
-
-    async def acquire(self) -> None:
-        """Wait until a slot is taken."""
-        while (wait := await self.try_acquire()) > 0:
-            await asyncio.sleep(wait)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import zoneinfo
 from collections.abc import Iterable
 from functools import lru_cache
@@ -19,6 +20,7 @@ __all__ = [
     "CONTACT_ID_CHARS",
     "analyse",
     "contact_id_for",
+    "mask_numbers",
     "normalise",
     "phone_hash",
     "phone_hashes",
@@ -31,6 +33,15 @@ __all__ = [
 CONTACT_ID_CHARS = 20
 _UNKNOWN_ZONE = "Etc/Unknown"
 _E164 = phonenumbers.PhoneNumberFormat.E164
+# A phone number written as digits, with or without "+": 7 to 15 of them, not inside a word
+# (an id such as a CallSid keeps its digits).
+_NUMBER_TEXT = re.compile(r"(?<!\w)\+?\d{7,15}\b")
+
+
+def mask_numbers(text: str) -> str:
+    """`text` with every phone number in it replaced by ``[number]`` (for messages that go to
+    logs, the audit trail or Redis: Twilio's error messages quote numbers)."""
+    return _NUMBER_TEXT.sub("[number]", text)
 
 
 def phone_hash(e164: str, key: bytes) -> str:

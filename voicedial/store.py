@@ -174,11 +174,7 @@ class CampaignStore:
     async def record_dial(self, contact_id: str, call_sid: str, *, lease_ms: int,
                           queue_time_ms: int | None = None) -> None:
         """Remember a placed call (its callbacks may already have arrived; see dialled.lua)."""
-        await self.scripts.dialled(
-            keys=[self.keys.call(call_sid), self.keys.contact(contact_id), self.keys.inflight,
-                  self.keys.stats, self.keys.dials],
-            args=[call_sid, contact_id, lease_ms,
-                  "" if queue_time_ms is None else queue_time_ms])
+        await self.record_dials([(contact_id, call_sid, queue_time_ms)], lease_ms=lease_ms)
 
     async def record_dials(self, placed: Sequence[tuple[str, str, int | None]], *,
                            lease_ms: int) -> None:

@@ -23,6 +23,7 @@ from twilio.http.response import Response
 from twilio.rest import Client
 
 from .errors import TelephonyError
+from .phones import mask_numbers
 
 __all__ = ["INVALID_NUMBER_CODES", "CallRequest", "CallState", "TwilioProvider"]
 
@@ -43,10 +44,9 @@ class _HttpClient(AsyncTwilioHttpClient):
     def __init__(self, *, connections: int, timeout_s: float) -> None:
         super().__init__(pool_connections=False, timeout=timeout_s)
         # Made here, inside the running loop (aiohttp wants that), with our pool size.
+        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
         self.session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=connections),
-            timeout=aiohttp.ClientTimeout(total=timeout_s))
-        self._timeouts = {timeout_s: aiohttp.ClientTimeout(total=timeout_s)}
+            connector=aiohttp.TCPConnector(limit=connections), timeout=self._timeout)
 
     async def request(self, method: str, url: str, params: dict[str, object] | None = None,
                       data: dict[str, object] | None = None,
@@ -64,11 +64,10 @@ class _HttpClient(AsyncTwilioHttpClient):
             body = urlencode(data, doseq=True).encode()
             headers["Content-Type"] = "application/x-www-form-urlencoded"
         assert self.session is not None
-        limit = self.timeout if timeout is None else timeout
+        limit = self._timeout if timeout is None else aiohttp.ClientTimeout(total=timeout)
         async with self.session.request(
                 method.upper(), url, params=params, data=body, headers=headers,
-                timeout=self._timeouts.get(limit) or aiohttp.ClientTimeout(total=limit),
-                allow_redirects=allow_redirects) as response:
+                timeout=limit, allow_redirects=allow_redirects) as response:
             return Response(response.status, await response.text(), response.headers)
 
 
@@ -139,7 +138,7 @@ class TwilioProvider:
             except TwilioRestException as exc:
                 raise _map_rest_error(exc) from exc
             except TwilioException as exc:
-                raise TelephonyError(f"twilio: {exc}", retryable=True) from exc
+                raise TelephonyError(mask_numbers(f"twilio: {exc}"), retryable=True) from exc
             except (OSError, aiohttp.ClientError, TimeoutError) as exc:  # refused, reset, DNS
                 raise TelephonyError(f"twilio unreachable: {exc!r}", retryable=True) from exc
 
@@ -202,5 +201,7 @@ def _map_rest_error(exc: TwilioRestException) -> TelephonyError:
     code = exc.code if isinstance(exc.code, int) else None
     status = exc.status
     retryable = status == 429 or code == 20429 or (status is not None and status >= 500)
-    message = f"twilio {status} error {code}: {exc.msg}".replace("\n", " ")
+    # Twilio's messages quote numbers ("The source phone number provided, +1..., is not yet
+    # verified"); this message goes to logs and the contact's reason.
+    message = mask_numbers(f"twilio {status} error {code}: {exc.msg}".replace("\n", " "))
     return TelephonyError(message, code=code, status=status, retryable=retryable)

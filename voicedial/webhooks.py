@@ -174,7 +174,10 @@ async def check_webhook_url(url: str, *, allow_private: bool,
     (or `allow_private`). A name that does not resolve right now is a DeliveryError (retried)."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise WebhookRefused(f"webhook URL {url!r}: only http(s) URLs with a host are allowed")
+        # Scheme and host only: a webhook URL's query often carries a token.
+        shown = f"{parts.scheme}://{parts.hostname or ''}"
+        raise WebhookRefused(f"webhook URL {shown!r}: only http(s) URLs with a host are "
+                             "allowed")
     if allow_private:
         return
     host = parts.hostname
