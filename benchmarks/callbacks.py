@@ -43,12 +43,12 @@ from benchmarks.load import (
     percentile,
     send,
 )
-from voicedial.contacts import Contact
+from voicedial.contacts.parse import Contact
+from voicedial.contacts.phones import contact_id_for, phone_hash
 from voicedial.emulator.personas import CallerBrain, generate_persona
 from voicedial.options import CampaignOptions
-from voicedial.phones import contact_id_for, phone_hash
 from voicedial.settings import SIM_ACCOUNT_SID
-from voicedial.store import CampaignStore
+from voicedial.state.store import CampaignStore
 
 __all__ = ["run_callbacks", "run_turns"]
 
@@ -63,9 +63,9 @@ _SAY = re.compile(r"<Say>(.*?)</Say>", re.S)
 
 async def callback_app(redis_url: str, public_url: str) -> Any:
     """voicedial's callback server, as `campaign run` and `serve` start it."""
-    from voicedial.server import CallbackServer
+    from voicedial.callbacks.server import CallbackServer
 
-    # The pool `voicedial.runtime.open_redis` gives a campaign's server.
+    # The pool `voicedial.state.connect.open_redis` gives a campaign's server.
     pool = aioredis.BlockingConnectionPool.from_url(
         redis_url, socket_timeout=30, socket_connect_timeout=5, health_check_interval=30,
         max_connections=256, timeout=20)

@@ -14,11 +14,11 @@ import redis.asyncio as aioredis
 
 from benchmarks.common import Result, fresh_redis, scratch, sliding_max
 from benchmarks.load import child_server, emulator_app
-from voicedial.campaign import RunRequest, run_campaign
+from voicedial.campaign.run import RunRequest, run_campaign
+from voicedial.dialing.pacing import Pacer
 from voicedial.options import CampaignOptions
-from voicedial.pacing import Pacer
 from voicedial.settings import SIM_ACCOUNT_SID, SIM_AUTH_TOKEN, load_settings
-from voicedial.store import CampaignStore
+from voicedial.state.store import CampaignStore
 
 __all__ = ["numbers", "run_dispatch", "run_end_to_end", "run_pacing"]
 
@@ -138,7 +138,7 @@ def _pool(url: str) -> aioredis.Redis:
 
 async def _prepare(home: Path, url: str, name: str, count: int, cps: float) -> None:
     """A campaign of `count` numbers, imported and saved, ready for `_dial` workers."""
-    from voicedial.importer import import_csv
+    from voicedial.campaign.importer import import_csv
 
     csv = home / f"{name}.csv"
     csv.write_text("phone\n" + "\n".join(numbers(count)) + "\n")
@@ -158,10 +158,10 @@ async def _dial(home: str, url: str, api: str, name: str, total: int, start_at: 
     claims, contacts, windows, pace reservations, SDK creates, call records, audit), until the
     campaign has `total` calls placed (by this process and any others). Returns the CPU
     seconds this process spent dialling (a figure the machine's noise hardly moves)."""
-    from voicedial.audit import Audit
-    from voicedial.dialer import Dialer
-    from voicedial.storage import open_storage
-    from voicedial.telephony import TwilioProvider
+    from voicedial.delivery.audit import Audit
+    from voicedial.delivery.storage import open_storage
+    from voicedial.dialing.dialer import Dialer
+    from voicedial.dialing.twilio import TwilioProvider
 
     client = _pool(url)
     store = CampaignStore(client, name)
@@ -194,7 +194,7 @@ async def _dial(home: str, url: str, api: str, name: str, total: int, start_at: 
 
 
 def _dial_main(*args: Any) -> None:
-    from voicedial.runtime import tune_gc
+    from voicedial.process import tune_gc
 
     tune_gc()  # as `voicedial worker` runs
     asyncio.run(_dial(*args))

@@ -12,7 +12,7 @@ from typing import Any
 
 import redis
 
-from voicedial.redis_server import ensure_embedded, stop_embedded
+from voicedial.state.embedded import ensure_embedded, stop_embedded
 
 __all__ = ["Result", "fresh_redis", "scratch", "sliding_max"]
 

@@ -216,7 +216,7 @@ def _child(target: Callable[..., Any], args: tuple[Any, ...], port_to: Pipe) -> 
     import logging
 
     from voicedial.http import bind_socket, serve
-    from voicedial.runtime import tune_gc
+    from voicedial.process import tune_gc
 
     logging.disable(logging.WARNING)  # the emulator reports callbacks it could not deliver
     tune_gc()  # as every voicedial command does (cli.main), for both servers alike

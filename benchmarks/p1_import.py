@@ -15,11 +15,11 @@ import redis.asyncio as aioredis
 
 from benchmarks.common import Result, fresh_redis, scratch
 from benchmarks.data import write_contact_csv
-from voicedial import keys
-from voicedial.contacts import read_contacts
-from voicedial.importer import import_csv
-from voicedial.phones import analyse, contact_id_for, phone_hash
-from voicedial.store import CampaignStore
+from voicedial.campaign.importer import import_csv
+from voicedial.contacts.parse import read_contacts
+from voicedial.contacts.phones import analyse, contact_id_for, phone_hash
+from voicedial.state import keys
+from voicedial.state.store import CampaignStore
 
 __all__ = ["run"]
 

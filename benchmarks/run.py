@@ -46,7 +46,7 @@ def table(results: list[Result]) -> str:
 
 
 def _run_one(name: str) -> list[Result]:
-    from voicedial.runtime import tune_gc
+    from voicedial.process import tune_gc
 
     tune_gc()  # the benchmark's process runs voicedial code as the CLI runs it
     return BENCHMARKS[name]()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from voicedial.ui import render_live
+from voicedial.cli.view import render_live
 
 SAMPLE = {
     "schema_version": 1, "campaign": "spring-hiring", "exists": True, "control": "running",

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from voicedial.redis_server import ensure_embedded, stop_embedded
+from voicedial.state.embedded import ensure_embedded, stop_embedded
 
 # The emulator rig's `env` fixture, for the emulator's tests.
 pytest_plugins = ["tests.emulator_rig"]

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from voicedial.campaign.importer import ImportSummary
 from voicedial.emulator import Emulator, Persona
 from voicedial.http import running_server
-from voicedial.importer import ImportSummary
 from voicedial.settings import SIM_ACCOUNT_SID, SIM_AUTH_TOKEN
 
 # 555-01XX numbers are reserved for fiction; these area codes span several US time zones.

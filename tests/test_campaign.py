@@ -20,12 +20,12 @@ from tests.support import (
     personas,
     write_csv,
 )
-from voicedial.campaign import EXIT_DONE, EXIT_WORK_LEFT, RunRequest, run_campaign
+from voicedial.campaign.run import EXIT_DONE, EXIT_WORK_LEFT, RunRequest, run_campaign
+from voicedial.compliance.windows import CallingWindow
 from voicedial.options import CampaignOptions
 from voicedial.settings import SIM_ACCOUNT_SID, SIM_AUTH_TOKEN, Settings, load_settings
-from voicedial.status import snapshot
-from voicedial.store import CampaignStore
-from voicedial.windows import CallingWindow
+from voicedial.state.snapshot import snapshot
+from voicedial.state.store import CampaignStore
 
 
 def _settings(monkeypatch: pytest.MonkeyPatch, api_url: str, tmp_path: Path) -> Settings:

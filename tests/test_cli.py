@@ -13,9 +13,9 @@ from typer.testing import CliRunner
 
 from tests.conftest import EXAMPLES
 from tests.support import json_lines, voicedial
-from voicedial.cli import SIM_NOTICE, app
+from voicedial.cli.app import SIM_NOTICE, app
 from voicedial.emulator import load_personas
-from voicedial.redis_server import stop_embedded
+from voicedial.state.embedded import stop_embedded
 
 
 def _consenting_humans() -> set[str]:

@@ -10,14 +10,9 @@ from pathlib import Path
 import phonenumbers
 import pytest
 
-from voicedial.contacts import (
-    Contact,
-    ImportBatch,
-    Reject,
-    RejectsWriter,
-    load_dnc,
-    read_contacts,
-)
+from voicedial.contacts.dnc import load_dnc
+from voicedial.contacts.parse import Contact, ImportBatch, read_contacts
+from voicedial.contacts.rejects import Reject, RejectsWriter
 from voicedial.errors import InputFileError, UsageError
 
 KEY = b"test-hash-key"

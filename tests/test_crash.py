@@ -19,8 +19,8 @@ import redis.asyncio as aioredis
 from tests.support import cooperative, emulator, fictional_numbers, sim_env
 from tests.test_delivery import SECRET, Receiver
 from voicedial.http import bind_socket, running_server
-from voicedial.keys import CampaignKeys
-from voicedial.status import snapshot
+from voicedial.state.keys import CampaignKeys
+from voicedial.state.snapshot import snapshot
 
 
 def zone_at_midday() -> str:

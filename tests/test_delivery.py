@@ -21,14 +21,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from voicedial.audit import Audit
+from voicedial.delivery.audit import Audit
+from voicedial.delivery.outbox import Outbox
+from voicedial.delivery.replay import ReplayRequest, replay_outbox
+from voicedial.delivery.storage import FileStorage, Storage
+from voicedial.delivery.webhooks import RetrySchedule, WebhookSender
 from voicedial.http import running_server
-from voicedial.keys import CAMPAIGNS, OUTBOX_GROUP, CampaignKeys
-from voicedial.outbox import Outbox
-from voicedial.replay import ReplayRequest, replay_outbox
-from voicedial.status import snapshot
-from voicedial.storage import FileStorage, Storage
-from voicedial.webhooks import RetrySchedule, WebhookSender
+from voicedial.state.keys import CAMPAIGNS, OUTBOX_GROUP, CampaignKeys
+from voicedial.state.snapshot import snapshot
 
 SECRET = "whsec_" + base64.b64encode(b"voicedial-test-secret-0123456789").decode()
 FAST = RetrySchedule(delays_s=(0, 0.05, 0.05, 0.05, 0.05), jitter=0.1)

@@ -15,11 +15,11 @@ import redis.asyncio as aioredis
 from tests.support import CALLER_ID, Collector, cooperative, emulator, fictional_numbers, write_csv
 from tests.test_delivery import SECRET, Receiver
 from tests.test_storage import S3Server, s3_environment
-from voicedial.campaign import EXIT_DONE, RunRequest, run_campaign
+from voicedial.campaign.run import EXIT_DONE, RunRequest, run_campaign
 from voicedial.http import running_server
-from voicedial.keys import CampaignKeys
 from voicedial.options import CampaignOptions
 from voicedial.settings import SIM_ACCOUNT_SID, SIM_AUTH_TOKEN, load_settings
+from voicedial.state.keys import CampaignKeys
 
 
 @pytest.mark.timeout(60)

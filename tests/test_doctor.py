@@ -12,7 +12,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from tests.support import CALLER_ID, emulator
-from voicedial.doctor import Check, run_doctor
+from voicedial.campaign.doctor import Check, run_doctor
 from voicedial.http import bind_socket, running_server
 from voicedial.settings import SIM_ACCOUNT_SID, SIM_AUTH_TOKEN, load_settings
 

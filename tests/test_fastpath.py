@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from voicedial.fastpath import INVALID, UNDECIDED, VALID, classify, nanp_table
-from voicedial.phones import analyse
+from voicedial.contacts.fastpath import INVALID, UNDECIDED, VALID, classify, nanp_table
+from voicedial.contacts.phones import analyse
 
 _SPELLINGS = (
     "{d}", "({a}) {x}-{l}", "{a}-{x}-{l}", "{a}.{x}.{l}", "+1 {a} {x} {l}", "+1{d}",

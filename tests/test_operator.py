@@ -18,9 +18,9 @@ import redis.asyncio as aioredis
 from rich.console import Console
 
 from tests.support import cooperative, emulator, fictional_numbers, sim_env, voicedial, write_csv
+from voicedial.cli.view import render_live, render_status
 from voicedial.emulator import Persona
-from voicedial.status import STATUS_SCHEMA, snapshot
-from voicedial.ui import render_live, render_status
+from voicedial.state.snapshot import STATUS_SCHEMA, snapshot
 
 SNAPSHOT: dict[str, Any] = {
     "schema_version": 1, "campaign": "spring-hiring", "exists": True, "control": "running",

@@ -8,7 +8,7 @@ import hmac
 import phonenumbers
 import pytest
 
-from voicedial.phones import (
+from voicedial.contacts.phones import (
     analyse,
     contact_id_for,
     normalise,
@@ -114,8 +114,8 @@ def test_valid_timezone(name: str, ok: bool) -> None:
 def test_numbers_in_messages_are_masked() -> None:
     from twilio.base.exceptions import TwilioRestException
 
-    from voicedial.phones import mask_numbers
-    from voicedial.telephony import _map_rest_error
+    from voicedial.contacts.phones import mask_numbers
+    from voicedial.dialing.twilio import _map_rest_error
 
     assert mask_numbers("to +15005550006 and 2015550123.") == "to [number] and [number]."
     assert mask_numbers("CallSid CA1234567890abcdef, code 21210") == \

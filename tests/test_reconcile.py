@@ -11,13 +11,13 @@ import pytest
 import redis.asyncio as aioredis
 
 from tests.support import CALLER_ID, cooperative, emulator
-from voicedial.contacts import Contact
+from voicedial.campaign.reconcile import Reconciler
+from voicedial.contacts.parse import Contact
+from voicedial.dialing.twilio import CallRequest, TwilioProvider
 from voicedial.emulator import Emulator, Persona
 from voicedial.options import CampaignOptions
-from voicedial.reconcile import Reconciler
 from voicedial.settings import SIM_ACCOUNT_SID, SIM_AUTH_TOKEN
-from voicedial.store import CampaignStore
-from voicedial.telephony import CallRequest, TwilioProvider
+from voicedial.state.store import CampaignStore
 
 NUMBER = "+12015550177"
 NOWHERE = "http://127.0.0.1:9/twilio"  # callbacks of the dead worker's server go nowhere
@@ -105,8 +105,8 @@ async def test_live_call_of_a_dead_worker_is_never_overlapped(talking: Rig) -> N
 
 
 async def test_number_twilio_calls_invalid_is_settled_not_retried(busy: Rig) -> None:
-    from voicedial.dialer import Dialer
-    from voicedial.pacing import Pacer
+    from voicedial.dialing.dialer import Dialer
+    from voicedial.dialing.pacing import Pacer
 
     bad = Contact(contact_id="bad", e164="+15550000000", phone_hash="e" * 64, external_id=None,
                   name=None, timezones=(), webhook_url=None, context={}, row=2)

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
-from voicedial import records
-from voicedial.contacts import Contact, ContactColumns, read_contacts
-from voicedial.status import snapshot
-from voicedial.store import CampaignStore
+from voicedial.contacts.parse import Contact, ContactColumns, read_contacts
+from voicedial.state import records
+from voicedial.state.snapshot import snapshot
+from voicedial.state.store import CampaignStore
 
 KEY = b"test-hash-key"
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import redis
 
-from voicedial.redis_server import embedded_url, ensure_embedded, stop_embedded
-from voicedial.runtime import open_redis
 from voicedial.settings import load_settings
+from voicedial.state.connect import open_redis
+from voicedial.state.embedded import embedded_url, ensure_embedded, stop_embedded
 
 
 @pytest.fixture
@@ -69,7 +69,7 @@ async def test_redis_url_starts_nothing(home: Path, redis_url: str,
 def test_start_waits_only_while_the_server_process_lives(tmp_path: Path) -> None:
     # A big append-only file keeps Redis answering LOADING for a while: the start-up wait
     # goes on while the daemon lives, and stops as soon as its process is gone.
-    from voicedial.redis_server import _running
+    from voicedial.state.embedded import _running
 
     pid = tmp_path / "redis.pid"
     assert _running(pid)  # no pid file yet: still starting

@@ -16,11 +16,11 @@ import redis.asyncio as aioredis
 from typer.testing import CliRunner, Result
 
 from tests.test_delivery import SECRET, Receiver, make_event
-from voicedial.cli import app
+from voicedial.cli.app import app
+from voicedial.delivery.outbox import dead_letter_record, store_event
+from voicedial.delivery.storage import FileStorage
 from voicedial.http import running_server
-from voicedial.keys import CAMPAIGNS, CampaignKeys
-from voicedial.outbox import dead_letter_record, store_event
-from voicedial.storage import FileStorage
+from voicedial.state.keys import CAMPAIGNS, CampaignKeys
 
 NUMBERS = ("+12015550101", "+13125550102", "+13035550103")
 

@@ -20,17 +20,22 @@ from starlette.datastructures import ImmutableMultiDict
 from twilio.request_validator import RequestValidator
 
 from tests.support import CALLER_ID
-from voicedial import records
-from voicedial.autopipeline import AutoPipelinedRedis
-from voicedial.contacts import Contact
+from voicedial.callbacks.outcomes import (
+    CALL_FIELDS,
+    CONTACT_FIELDS,
+    build_profile,
+    build_transcript,
+)
+from voicedial.callbacks.server import CallbackServer
+from voicedial.callbacks.signature import SignatureCheck, parse_urlencoded
+from voicedial.contacts.parse import Contact
 from voicedial.http import running_server
 from voicedial.interview import InterviewState
 from voicedial.options import CampaignOptions
-from voicedial.outcomes import CALL_FIELDS, CONTACT_FIELDS, build_profile, build_transcript
-from voicedial.server import CallbackServer
 from voicedial.settings import SIM_ACCOUNT_SID
-from voicedial.signature import SignatureCheck, parse_urlencoded
-from voicedial.store import CampaignStore
+from voicedial.state import records
+from voicedial.state.autopipeline import AutoPipelinedRedis
+from voicedial.state.store import CampaignStore
 
 TOKEN = "test-token"
 SID = "CA" + "1" * 32

@@ -13,9 +13,9 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from voicedial.audit import Audit
+from voicedial.delivery.audit import Audit
+from voicedial.delivery.storage import FileStorage, S3Storage, Storage, open_storage
 from voicedial.errors import ConfigError, StorageError
-from voicedial.storage import FileStorage, S3Storage, Storage, open_storage
 
 
 class S3Server:

@@ -13,8 +13,7 @@ import httpx
 import pytest
 from standardwebhooks import Webhook
 
-from voicedial.errors import ConfigError, DeliveryError
-from voicedial.webhooks import (
+from voicedial.delivery.webhooks import (
     RetrySchedule,
     WebhookRefused,
     WebhookSender,
@@ -22,6 +21,7 @@ from voicedial.webhooks import (
     message_id,
     webhook_body,
 )
+from voicedial.errors import ConfigError, DeliveryError
 
 SECRET = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
 

@@ -1,5 +1,5 @@
 """`python -m voicedial`."""
 
-from .cli import main
+from voicedial.cli.app import main
 
 main()

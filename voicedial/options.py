@@ -7,7 +7,7 @@ from datetime import time
 
 from pydantic import BaseModel, Field
 
-from .windows import CallingWindow
+from voicedial.compliance.windows import CallingWindow
 
 __all__ = ["CampaignOptions"]
 

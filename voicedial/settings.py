@@ -12,7 +12,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from .errors import ConfigError
+from voicedial.errors import ConfigError
 
 __all__ = ["SIM_ACCOUNT_SID", "SIM_AUTH_TOKEN", "Settings", "load_settings"]
 

@@ -12,13 +12,13 @@ The callback server calls the async `Interviewer` interface (`make_interviewer(a
 answers, with the scripted extractor as its per-turn fallback.
 """
 
-from .agent import (
+from voicedial.interview.agent import (
     Interviewer,
     OpenAIInterviewer,
     ScriptedInterviewer,
     make_interviewer,
 )
-from .dialog import (
+from voicedial.interview.dialog import (
     GapRecord,
     InterviewState,
     Job,
@@ -31,7 +31,7 @@ from .dialog import (
     profile_fields,
     start_interview,
 )
-from .scoring import SIGNAL_WEIGHTS
+from voicedial.interview.scoring import SIGNAL_WEIGHTS
 
 __all__ = [
     "SIGNAL_WEIGHTS",

@@ -27,9 +27,9 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from ..errors import ConfigError
-from .dialog import InterviewState, Reply, continue_interview
-from .scoring import strip_injection
+from voicedial.errors import ConfigError
+from voicedial.interview.dialog import InterviewState, Reply, continue_interview
+from voicedial.interview.scoring import strip_injection
 
 __all__ = ["Extraction", "Interviewer", "OpenAIInterviewer", "ScriptedInterviewer",
            "make_interviewer", "restate"]

@@ -11,9 +11,9 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from . import extract as ex
-from .scoring import is_evasive, job_signals
-from .state import InterviewState, Job, Outcome, sorted_jobs
+from voicedial.interview import extract as ex
+from voicedial.interview.scoring import is_evasive, job_signals
+from voicedial.interview.state import InterviewState, Job, Outcome, sorted_jobs
 
 __all__ = ["HANDLERS", "Handler", "commit_draft", "skip"]
 

@@ -17,13 +17,13 @@ question), `answers` (what each answer fills in) and `profile` (the interview's 
 
 from __future__ import annotations
 
-from . import extract as ex
-from .answers import HANDLERS, commit_draft, skip
-from .gaps import DEFAULT_GAP_THRESHOLD_MONTHS, DEFAULT_PIECE_YEARS
-from .profile import profile_fields
-from .questions import question
-from .scoring import WALKOUT_AFTER, is_evasive, strip_injection, text_signals
-from .state import (
+from voicedial.interview import extract as ex
+from voicedial.interview.answers import HANDLERS, commit_draft, skip
+from voicedial.interview.gaps import DEFAULT_GAP_THRESHOLD_MONTHS, DEFAULT_PIECE_YEARS
+from voicedial.interview.profile import profile_fields
+from voicedial.interview.questions import question
+from voicedial.interview.scoring import WALKOUT_AFTER, is_evasive, strip_injection, text_signals
+from voicedial.interview.state import (
     GapRecord,
     InterviewState,
     Job,

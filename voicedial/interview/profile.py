@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .gaps import find_gaps
-from .scoring import adversarial_score, confidence_score
-from .state import InterviewState, Outcome, sorted_jobs
+from voicedial.interview.gaps import find_gaps
+from voicedial.interview.scoring import adversarial_score, confidence_score
+from voicedial.interview.state import InterviewState, Outcome, sorted_jobs
 
 __all__ = ["profile_fields"]
 

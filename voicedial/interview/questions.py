@@ -3,7 +3,7 @@ and the read-back of what was collected."""
 
 from __future__ import annotations
 
-from .state import InterviewState, Job, sorted_jobs
+from voicedial.interview.state import InterviewState, Job, sorted_jobs
 
 __all__ = ["question"]
 

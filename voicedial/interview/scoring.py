@@ -39,7 +39,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 
-from .extract import normalize, words_to_digits
+from voicedial.interview.extract import normalize, words_to_digits
 
 __all__ = ["SIGNAL_WEIGHTS", "WALKOUT_AFTER", "WALKOUT_WEIGHT", "adversarial_score",
            "confidence_score", "is_evasive", "job_signals", "strip_injection", "text_signals"]

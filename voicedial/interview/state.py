@@ -9,7 +9,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from .gaps import DEFAULT_GAP_THRESHOLD_MONTHS, DEFAULT_PIECE_YEARS, Period, find_gaps, split_gap
+from voicedial.interview.gaps import (
+    DEFAULT_GAP_THRESHOLD_MONTHS,
+    DEFAULT_PIECE_YEARS,
+    Period,
+    find_gaps,
+    split_gap,
+)
 
 __all__ = ["GapRecord", "InterviewState", "Job", "Outcome", "Reply", "Signal", "Turn",
            "sorted_jobs"]

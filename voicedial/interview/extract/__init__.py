@@ -9,13 +9,20 @@ One module per kind of answer: `spoken` (tidying, number words), `intents` (yes/
 stop, "I don't know"), `years`, `names`, `jobs`, `skills` and `gap_answers`.
 """
 
-from .gap_answers import GapAnswer, gap_category, parse_gap_answer
-from .intents import is_dont_know, is_no_more, is_not_working, is_opt_out, is_stop, parse_yes_no
-from .jobs import JobMention, parse_job
-from .names import parse_name
-from .skills import parse_skills
-from .spoken import normalize, words_to_digits
-from .years import YearSpan, parse_years
+from voicedial.interview.extract.gap_answers import GapAnswer, gap_category, parse_gap_answer
+from voicedial.interview.extract.intents import (
+    is_dont_know,
+    is_no_more,
+    is_not_working,
+    is_opt_out,
+    is_stop,
+    parse_yes_no,
+)
+from voicedial.interview.extract.jobs import JobMention, parse_job
+from voicedial.interview.extract.names import parse_name
+from voicedial.interview.extract.skills import parse_skills
+from voicedial.interview.extract.spoken import normalize, words_to_digits
+from voicedial.interview.extract.years import YearSpan, parse_years
 
 __all__ = [
     "GapAnswer",

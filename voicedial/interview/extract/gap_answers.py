@@ -6,10 +6,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .intents import is_dont_know
-from .jobs import JobMention, parse_job
-from .spoken import normalize
-from .years import YearSpan, parse_years
+from voicedial.interview.extract.intents import is_dont_know
+from voicedial.interview.extract.jobs import JobMention, parse_job
+from voicedial.interview.extract.spoken import normalize
+from voicedial.interview.extract.years import YearSpan, parse_years
 
 __all__ = ["GapAnswer", "gap_category", "parse_gap_answer"]
 

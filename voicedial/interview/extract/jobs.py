@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .intents import is_dont_know, is_no_more, parse_yes_no
-from .spoken import normalize
-from .years import YearSpan, mark_years, parse_years
+from voicedial.interview.extract.intents import is_dont_know, is_no_more, parse_yes_no
+from voicedial.interview.extract.spoken import normalize
+from voicedial.interview.extract.years import YearSpan, mark_years, parse_years
 
 __all__ = ["JobMention", "parse_job"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from .spoken import normalize
+from voicedial.interview.extract.spoken import normalize
 
 __all__ = ["parse_name"]
 

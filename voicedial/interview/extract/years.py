@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .spoken import normalize, words_to_digits
+from voicedial.interview.extract.spoken import normalize, words_to_digits
 
 __all__ = ["YearSpan", "mark_years", "parse_years"]
 

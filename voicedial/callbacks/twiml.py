@@ -1,0 +1,23 @@
+"""What the callback server says to Twilio: an interview turn as TwiML."""
+
+from __future__ import annotations
+
+from twilio.twiml.voice_response import Gather, VoiceResponse
+
+from voicedial.interview import Reply
+
+__all__ = ["render_twiml"]
+
+
+def render_twiml(reply: Reply, action: str) -> str:
+    """A turn as TwiML: the question inside a speech Gather, or the last words and a hang-up."""
+    response = VoiceResponse()
+    if reply.hangup:
+        response.say(reply.say)
+        response.hangup()
+    else:
+        gather = Gather(input="speech", action=action, method="POST", timeout=5,
+                        speech_timeout="auto", action_on_empty_result=True, language="en-US")
+        gather.say(reply.say)
+        response.append(gather)
+    return str(response)

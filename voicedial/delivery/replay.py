@@ -1,0 +1,221 @@
+"""`replay-outbox`: send webhook events again.
+
+Replay works beside running campaigns: it reads the dead-letter hash and the outbox stream's
+history but never consumes from the delivery group, and it removes a dead letter only after a
+2xx. Re-sent events keep their `webhook-id`, so receivers can drop duplicates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from redis.asyncio import Redis
+
+from voicedial.delivery.audit import Audit
+from voicedial.delivery.outbox import PROFILE_EVENT, dead_letter_record
+from voicedial.delivery.storage import Storage
+from voicedial.delivery.webhooks import WebhookRefused, WebhookSender, check_webhook_url
+from voicedial.errors import UsageError
+from voicedial.state.keys import CampaignKeys
+from voicedial.state.snapshot import campaign_names
+
+__all__ = ["ReplayItem", "ReplayRequest", "ReplaySummary", "replay_outbox"]
+
+_PAGE = 500
+
+
+@dataclass(frozen=True)
+class ReplayRequest:
+    """Which events to send again, and where."""
+
+    campaigns: tuple[str, ...] = ()  # empty: every campaign
+    event_ids: tuple[str, ...] = ()  # call ids (or webhook ids, msg_<call id>)
+    since: datetime | None = None
+    all_events: bool = False  # every event in the outbox's history, not only dead letters
+    webhook_url: str | None = None  # send here instead of each event's own URL
+    default_url: str | None = None  # for events that never had a URL (VOICEDIAL_WEBHOOK_URL)
+    dry_run: bool = False
+
+
+@dataclass(frozen=True)
+class ReplayItem:
+    """What became of one event: delivered, failed, refused, skipped or (dry run) would_send."""
+
+    campaign: str
+    event_id: str
+    url: str | None
+    outcome: str
+    error: str = ""
+    was_dead: bool = False
+
+
+@dataclass
+class ReplaySummary:
+    """Every event replay looked at, in order."""
+
+    items: list[ReplayItem] = field(default_factory=list)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Events per outcome."""
+        out: dict[str, int] = {}
+        for item in self.items:
+            out[item.outcome] = out.get(item.outcome, 0) + 1
+        return out
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing failed or was refused."""
+        return not ({"failed", "refused"} & set(self.counts))
+
+
+@dataclass
+class _Candidate:
+    campaign: str
+    event: dict[str, Any]
+    dead: bool
+    at: datetime | None
+
+    @property
+    def id(self) -> str:
+        return str(self.event["call_id"])
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not value:
+        return None
+    try:
+        when = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def _event_time(event: dict[str, Any]) -> datetime | None:
+    return _parse_time(((event.get("profile") or {}).get("call") or {}).get("ended_at"))
+
+
+def _stream_ms(entry_id: bytes) -> int:
+    return int(entry_id.split(b"-", 1)[0])
+
+
+async def _history(redis: Redis, keys: CampaignKeys, since: datetime | None,
+                   ) -> dict[str, _Candidate]:
+    """Every event in the outbox stream (latest entry per call), from `since` on."""
+    start = f"{int(since.timestamp() * 1000)}-0" if since else "-"
+    found: dict[str, _Candidate] = {}
+    while True:
+        page = await redis.xrange(keys.outbox, min=start, max="+", count=_PAGE)
+        for entry_id, fields in page:
+            if not fields or b"event" not in fields:
+                continue
+            event = json.loads(fields[b"event"])
+            if event.get("type") != PROFILE_EVENT:
+                continue  # a call settled without a profile: nothing to deliver
+            event.pop("transcript", None)
+            at = _event_time(event) or datetime.fromtimestamp(_stream_ms(entry_id) / 1000, UTC)
+            found[str(event["call_id"])] = _Candidate(keys.name, event, False, at)
+        if len(page) < _PAGE:
+            return found
+        start = "(" + page[-1][0].decode()
+
+
+async def _select(redis: Redis, request: ReplayRequest) -> list[_Candidate]:
+    names = list(request.campaigns) or await campaign_names(redis)
+    wanted = {i.removeprefix("msg_") for i in request.event_ids}
+    chosen: list[_Candidate] = []
+    for name in names:
+        keys = CampaignKeys(name)
+        dead: dict[str, _Candidate] = {}
+        for raw_id, raw in (await redis.hgetall(keys.dead)).items():
+            record = json.loads(raw)
+            at = _event_time(record["event"]) or _parse_time(record.get("dead_at"))
+            dead[raw_id.decode()] = _Candidate(name, record["event"], True, at)
+        picked = dict(dead)
+        if request.all_events or (wanted and not wanted <= set(dead)):
+            history = await _history(redis, keys, None if wanted else request.since)
+            picked = {**history, **dead}
+        for cid, candidate in picked.items():
+            if wanted and cid not in wanted:
+                continue
+            if request.since and not wanted and (candidate.at is None
+                                                 or candidate.at < request.since):
+                continue
+            chosen.append(candidate)
+    chosen.sort(key=lambda c: (c.at or datetime.min.replace(tzinfo=UTC), c.id))
+    return chosen
+
+
+async def replay_outbox(redis: Redis, sender: WebhookSender, request: ReplayRequest, *,
+                        storage: Storage | None = None,
+                        on_selected: Callable[[int], None] | None = None,
+                        on_item: Callable[[ReplayItem], None] | None = None) -> ReplaySummary:
+    """Send the chosen events again, one attempt each; a delivered dead letter is removed (and
+    counted as delivered), a failed one keeps its place with the new error. With `storage`, each
+    delivery is written to the audit trail."""
+    candidates = await _select(redis, request)
+    if request.event_ids and not candidates:
+        raise UsageError(f"no event {', '.join(request.event_ids)} in the outbox or dead letters")
+    if on_selected is not None:
+        on_selected(len(candidates))
+    audits: dict[str, Audit] = {}
+    summary = ReplaySummary()
+    for candidate in candidates:
+        item = await _replay_one(redis, sender, request, candidate)
+        if storage is not None and item.outcome == "delivered":
+            audit = audits.setdefault(candidate.campaign, Audit(
+                storage, campaign=candidate.campaign, worker="replay"))
+            audit.record("webhook_replayed", call_id=candidate.id,
+                         contact_id=candidate.event.get("contact_id"),
+                         phone_hash=(candidate.event.get("profile") or {}).get("phone_hash"),
+                         was_dead=candidate.dead)
+        summary.items.append(item)
+        if on_item is not None:
+            on_item(item)
+    for audit in audits.values():
+        await audit.flush()
+    return summary
+
+
+async def _replay_one(redis: Redis, sender: WebhookSender, request: ReplayRequest,
+                      candidate: _Candidate) -> ReplayItem:
+    event = candidate.event
+    url = request.webhook_url or event.get("webhook_url") or request.default_url
+
+    def item(outcome: str, error: str = "") -> ReplayItem:
+        return ReplayItem(candidate.campaign, candidate.id, url, outcome, error, candidate.dead)
+
+    if not url:
+        return item("skipped", "no webhook URL (pass --webhook-url)")
+    if request.dry_run:
+        try:
+            await check_webhook_url(url, allow_private=sender.allow_private,
+                                    resolver=sender.resolver)
+        except WebhookRefused as exc:
+            return item("refused", str(exc))
+        return item("would_send")
+    result = await sender.send(url, event)
+    keys = CampaignKeys(candidate.campaign)
+    if result.ok:
+        pipe = redis.pipeline(transaction=True)
+        if candidate.dead:
+            pipe.hdel(keys.dead, candidate.id)
+        pipe.hincrby(keys.stats, "webhooks_delivered", 1)
+        await asyncio.shield(pipe.execute())
+        return item("delivered")
+    if candidate.dead:
+        record = dead_letter_record(event, error=result.error, attempts=0, status=result.status,
+                                    url=url)
+        raw = await redis.hget(keys.dead, candidate.id)
+        if raw is not None:  # still dead (not delivered meanwhile by another replay)
+            record["attempts"] = int(json.loads(raw).get("attempts") or 0) + 1
+            await redis.hset(keys.dead, candidate.id, json.dumps(record, ensure_ascii=False))
+    return item("refused" if result.permanent else "failed", result.error)
+
+
+# -- export -----------------------------------------------------------------------------------

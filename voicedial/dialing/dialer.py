@@ -1,0 +1,272 @@
+"""The dial loop: claim a due contact, check its calling window, wait for the account's pace,
+place the call. Many of these may run on one campaign (several processes or machines); the
+claim in Redis makes sure no contact is dialled twice at once."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from voicedial.delivery.audit import Audit
+from voicedial.dialing.pacing import Pacer
+from voicedial.dialing.twilio import INVALID_NUMBER_CODES, CallRequest, PlacedCall, TwilioProvider
+from voicedial.dialing.urls import voice_urls
+from voicedial.errors import TelephonyError
+from voicedial.metrics import Metrics
+from voicedial.options import CampaignOptions
+from voicedial.state.store import CampaignStore
+
+__all__ = ["Dialer", "FatalTelephonyError"]
+
+log = logging.getLogger("voicedial.dialing.dialer")
+_IDLE_POLL_S = 0.05
+_CLAIM_BATCH = 64
+_AUTH_CODES = frozenset({20003, 20005, 20008})
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> bool:
+    """Sleep up to `seconds`, waking early when `stop` is set; True when it is."""
+    if seconds >= 0.05:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), seconds)
+    elif seconds > 0:
+        await asyncio.sleep(seconds)  # a slot's wait: short, and cheaper than a wait_for
+    return stop.is_set()
+
+
+class _DialRecorder:
+    """Records placed calls in Redis in batches: the calls whose creates complete in one turn
+    of the event loop share one pipeline (one round trip), while each caller still waits for
+    its own record to be written."""
+
+    def __init__(self, store: CampaignStore, *, lease_ms: int) -> None:
+        self._store = store
+        self._lease_ms = lease_ms
+        self._pending: list[tuple[str, str, int | None]] = []
+        self._waiters: list[asyncio.Future[None]] = []
+        self._flushing: asyncio.Task[None] | None = None
+
+    async def record(self, contact_id: str, call_sid: str, queue_time_ms: int | None) -> None:
+        """Return once this call's record is in Redis (raises what the write raised)."""
+        done = asyncio.get_running_loop().create_future()
+        self._pending.append((contact_id, call_sid, queue_time_ms))
+        self._waiters.append(done)
+        if self._flushing is None:
+            self._flushing = asyncio.create_task(self._flush())
+        await done
+
+    async def _flush(self) -> None:
+        try:
+            await asyncio.sleep(0)  # let this turn's other completions join the batch
+            while self._pending:
+                batch, waiters = self._pending, self._waiters
+                self._pending, self._waiters = [], []
+                try:
+                    await self._store.record_dials(batch, lease_ms=self._lease_ms)
+                except Exception as exc:  # every waiter sees the failure
+                    for waiter in waiters:
+                        if not waiter.done():
+                            waiter.set_exception(exc)
+                else:
+                    for waiter in waiters:
+                        if not waiter.done():
+                            waiter.set_result(None)
+        finally:
+            self._flushing = None
+
+
+class FatalTelephonyError(TelephonyError):
+    """Twilio refuses the account itself (bad credentials, suspended): stop dialling."""
+
+
+def _refused(exc: TelephonyError) -> bool:
+    """Twilio refuses the account itself (not this call)."""
+    return exc.code in _AUTH_CODES or exc.status == 401
+
+
+def _retryable(exc: BaseException) -> bool:
+    return isinstance(exc, TelephonyError) and exc.retryable
+
+
+class Dialer:
+    """One worker's dialling for one campaign."""
+
+    def __init__(self, *, store: CampaignStore, options: CampaignOptions,
+                 provider: TwilioProvider, pacer: Pacer, public_url: str, worker_id: str,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 create_attempts: int = 4, metrics: Metrics | None = None,
+                 audit: Audit | None = None) -> None:
+        self.store = store
+        self.options = options
+        self.provider = provider
+        self.pacer = pacer
+        self.public_url = public_url
+        self.worker_id = worker_id
+        self.clock = clock
+        self.create_attempts = create_attempts
+        self.metrics = metrics or Metrics()
+        self.audit = audit
+        # Claim about a tenth of a second of calls at a time: a claimed contact holds a
+        # concurrency slot and shows as dialling, so claiming far ahead of the pace would
+        # starve the cap and outlive a pause.
+        self._claim_batch = max(1, min(_CLAIM_BATCH, int(options.cps / 10)))
+        self.placed = 0
+        self._started = self.metrics.calls_started.labels(options.name)
+        self._recorder = _DialRecorder(store, lease_ms=options.lease_ms)
+        self.fatal: FatalTelephonyError | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Dial until `stop` is set (or the account is refused).
+
+        Each round claims a batch, reads its contacts in one round trip, drops those outside
+        their calling window, reserves pace slots for the rest in one more, and places each
+        call at its slot's time; a round's Redis work is a few round trips, not a few per call.
+        """
+        backlog: list[tuple[str, dict[str, str]]] = []
+        await self._warm_up()
+        try:
+            while not stop.is_set() and self.fatal is None:
+                if not backlog:
+                    backlog = await self._claim()
+                    if not backlog:
+                        await _wait(stop, _IDLE_POLL_S)
+                        continue
+                deadlines, wait = await self.pacer.reserve(len(backlog))
+                if not deadlines:
+                    await _wait(stop, wait)
+                    continue
+                for deadline in deadlines:
+                    delay = deadline - asyncio.get_running_loop().time()
+                    if delay > 0 and await _wait(stop, delay):
+                        break
+                    contact_id, contact = backlog.pop(0)
+                    task = asyncio.create_task(self._dial(contact_id, contact))
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
+        finally:
+            # Claimed but not dialled: give them back, due now, without counting an attempt.
+            for contact_id, _ in backlog:
+                await asyncio.shield(self.store.release(contact_id, state="pending",
+                                                        due_ms=int(time.time() * 1000),
+                                                        reason="worker stopped"))
+            if self._tasks:
+                await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _warm_up(self) -> None:
+        """Ask Twilio for the account once before dialling: it opens the HTTP connection (the
+        first create otherwise spends ~50 ms on it, and the calls due meanwhile go out in a
+        clump) and stops a run whose credentials Twilio refuses before it claims anyone."""
+        try:
+            await self.provider.account_status()
+        except TelephonyError as exc:
+            if _refused(exc):
+                self.fatal = FatalTelephonyError(str(exc), code=exc.code, status=exc.status)
+            else:
+                log.warning("account check failed (dialling anyway): %s", exc)
+
+    async def _claim(self) -> list[tuple[str, dict[str, str]]]:
+        """Claim a batch; returns those inside their calling window, with their contacts."""
+        ids = await self.store.claim(
+            limit=self._claim_batch, max_concurrent=self.options.max_concurrent,
+            lease_ms=self.options.lease_ms, worker=self.worker_id)
+        if not ids:
+            return []
+        batch = []
+        for contact in await self.store.contacts(ids):
+            contact_id = contact["contact_id"]
+            if await self._in_window(contact_id, contact):
+                batch.append((contact_id, contact))
+        return batch
+
+    async def _in_window(self, contact_id: str, contact: dict[str, str]) -> bool:
+        zones = [z for z in contact.get("timezones", "").split(",") if z]
+        now = self.clock()
+        window = self.options.window
+        if window.is_open(zones, now):
+            return True
+        opens = window.next_open(zones, now) or now + timedelta(days=1)
+        await self.store.release(contact_id, state="waiting_window",
+                                 due_ms=int(opens.timestamp() * 1000), reason="outside window")
+        self._audit("call_skipped", contact_id, contact, reason="outside calling window",
+                    next_try=opens.isoformat(timespec="minutes"))
+        return False
+
+    def _audit(self, what: str, contact_id: str, contact: dict[str, str], **fields: str) -> None:
+        if self.audit is not None:
+            self.audit.record(what, campaign=self.options.name, contact_id=contact_id,
+                              phone_hash=contact.get("phone_hash"), **fields)
+
+    async def _dial(self, contact_id: str, contact: dict[str, str]) -> None:
+        urls = voice_urls(self.public_url, self.options.name, contact_id)
+        request = CallRequest(to=contact["e164"], from_=self.options.from_number, url=urls["url"],
+                              status_callback=urls["status_callback"],
+                              amd_callback=urls["amd_callback"],
+                              timeout_s=self.options.ring_timeout_s,
+                              time_limit_s=self.options.time_limit_s,
+                              record=self.options.record)
+        try:
+            placed = await self._place(request)
+        except TelephonyError as exc:
+            await self._create_failed(contact_id, exc)
+            self._audit("call_not_placed", contact_id, contact, reason=str(exc)[:200])
+            return
+        self.placed += 1
+        self._started.inc()
+        await asyncio.shield(self._recorder.record(contact_id, placed.sid,
+                                                   placed.queue_time_ms))
+        self._audit("call_placed", contact_id, contact, call_id=placed.sid,
+                    attempt=contact.get("attempts", ""))
+
+    async def _place(self, request: CallRequest) -> PlacedCall:
+        """Create the call, retrying a retryable failure with backoff (tenacity). Tenacity is
+        set up only after a first failure, which it replays as its own first attempt, so the
+        schedule is unchanged: almost every create succeeds at once, and the retry machinery
+        was a tenth of the dialler's time per call."""
+        try:
+            return await self.provider.place_call(request)
+        except TelephonyError as exc:
+            failure: TelephonyError | None = exc
+        async for attempt in AsyncRetrying(
+                retry=retry_if_exception(_retryable),
+                stop=stop_after_attempt(self.create_attempts),
+                wait=wait_exponential_jitter(multiplier=0.5, max=8), reraise=True):
+            with attempt:
+                if failure is not None:
+                    replay, failure = failure, None
+                    raise replay
+                return await self.provider.place_call(request)
+        raise AssertionError("unreachable: tenacity re-raises the last error")
+
+    async def _create_failed(self, contact_id: str, exc: TelephonyError) -> None:
+        hashed = self.store.name, contact_id
+        if _refused(exc):
+            self.fatal = FatalTelephonyError(str(exc), code=exc.code, status=exc.status)
+            await self.store.release(contact_id, state="pending", due_ms=int(time.time() * 1000),
+                                     reason="account refused")
+            return
+        if exc.code in INVALID_NUMBER_CODES:
+            log.info("contact %s/%s: number refused by Twilio (%s)", *hashed, exc.code)
+            await self.store.release(contact_id, state="invalid", due_ms=None,
+                                     reason=f"twilio {exc.code}", placed=True)
+            return
+        if exc.retryable:
+            log.warning("contact %s/%s: call not placed, retrying later: %s", *hashed, exc)
+            due = int(time.time() * 1000) + 30_000
+            await self.store.release(contact_id, state="retry_wait", due_ms=due,
+                                     reason=str(exc)[:200])
+            return
+        log.warning("contact %s/%s: call refused: %s", *hashed, exc)
+        await self.store.release(contact_id, state="failed", due_ms=None,
+                                 reason=str(exc)[:200], placed=True)

@@ -1,0 +1,47 @@
+"""The connection every command needs: Redis, embedded or at REDIS_URL."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from voicedial.errors import RedisUnavailable
+from voicedial.settings import Settings
+from voicedial.state.embedded import ensure_embedded
+
+__all__ = ["open_redis", "redis_url"]
+
+
+def redis_url(settings: Settings) -> str:
+    """REDIS_URL, else the embedded server's (started if needed)."""
+    if settings.redis_url:
+        return settings.redis_url
+    return ensure_embedded(settings.home)
+
+
+@contextlib.asynccontextmanager
+async def open_redis(settings: Settings) -> AsyncIterator[aioredis.Redis]:
+    """A checked connection pool to the campaign's Redis."""
+    url = redis_url(settings)
+    # A blocking pool: under a burst of callbacks, requests wait for a connection instead of
+    # failing with MaxConnectionsError (redis-py's default pool raises).
+    pool = aioredis.BlockingConnectionPool.from_url(
+        url, socket_timeout=30, socket_connect_timeout=5, health_check_interval=30,
+        max_connections=256, timeout=20)
+    client = aioredis.Redis.from_pool(pool)  # the client owns (and closes) the pool
+    try:
+        await client.ping()
+    except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+        await client.aclose()
+        where = "REDIS_URL" if settings.redis_url else "the embedded server"
+        raise RedisUnavailable(f"cannot reach Redis ({where}): {exc}") from exc
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
