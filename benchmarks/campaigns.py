@@ -66,28 +66,47 @@ async def _created(api: str) -> _Created:
     return _Created(create_times=data["times"], to=data["to"])
 
 
-async def _campaign(home: Path, url: str, people: list[str], *, cps: float, speed: float,
-                    answer: str = "busy", max_concurrent: int = 200
-                    ) -> tuple[_Created, float, dict[str, int]]:
+async def _campaign(
+    home: Path,
+    url: str,
+    people: list[str],
+    *,
+    cps: float,
+    speed: float,
+    answer: str = "busy",
+    max_concurrent: int = 200,
+) -> tuple[_Created, float, dict[str, int]]:
     """One `campaign run` in this process against the emulator in its own process (it stands
     for Twilio, whose work is not ours to measure)."""
     csv = home / "list.csv"
     csv.write_text("phone\n" + "\n".join(people) + "\n")
-    env = {"TWILIO_ACCOUNT_SID": SIM_ACCOUNT_SID, "TWILIO_AUTH_TOKEN": SIM_AUTH_TOKEN,
-           "REDIS_URL": url, "VOICEDIAL_HOME": str(home / "home"),
-           "VOICEDIAL_STORAGE_URL": f"file://{home / 'data'}"}
+    env = {
+        "TWILIO_ACCOUNT_SID": SIM_ACCOUNT_SID,
+        "TWILIO_AUTH_TOKEN": SIM_AUTH_TOKEN,
+        "REDIS_URL": url,
+        "VOICEDIAL_HOME": str(home / "home"),
+        "VOICEDIAL_STORAGE_URL": f"file://{home / 'data'}",
+    }
     saved = {k: os.environ.get(k) for k in env}
-    options = CampaignOptions(name=f"bench{int(cps)}", from_number=CALLER_ID,
-                              account_sid=SIM_ACCOUNT_SID, provider="twilio",
-                              windows_enforced=False, cps=cps, max_concurrent=max_concurrent,
-                              max_attempts=1, retry_delay_s=0)
+    options = CampaignOptions(
+        name=f"bench{int(cps)}",
+        from_number=CALLER_ID,
+        account_sid=SIM_ACCOUNT_SID,
+        provider="twilio",
+        windows_enforced=False,
+        cps=cps,
+        max_concurrent=max_concurrent,
+        max_attempts=1,
+        retry_delay_s=0,
+    )
     try:
         with child_server(emulator_app, answer, speed) as port:
             api = f"http://127.0.0.1:{port}"
             os.environ.update(env, VOICEDIAL_TWILIO_API_URL=api)
             started = time.perf_counter()
-            await run_campaign(load_settings(), RunRequest(csv=csv, options=options, port=0),
-                               _Quiet())
+            await run_campaign(
+                load_settings(), RunRequest(csv=csv, options=options, port=0), _Quiet()
+            )
             wall = time.perf_counter() - started
             created = await _created(api)
     finally:
@@ -108,8 +127,9 @@ def _rate(times: list[float]) -> float:
     return (len(ordered) - 1) / (ordered[-1] - ordered[0]) if len(ordered) > 1 else 0.0
 
 
-def run_pacing(plan: tuple[tuple[float, int], ...] = ((1, 20), (10, 100), (100, 1000))
-               ) -> list[Result]:
+def run_pacing(
+    plan: tuple[tuple[float, int], ...] = ((1, 20), (10, 100), (100, 1000)),
+) -> list[Result]:
     """P2: achieved calls/s at each cps, one process."""
     results = []
     for cps, count in plan:
@@ -118,12 +138,20 @@ def run_pacing(plan: tuple[tuple[float, int], ...] = ((1, 20), (10, 100), (100, 
         achieved = _rate(emu.create_times)
         peak = sliding_max(emu.create_times)
         error = achieved / cps - 1
-        results.append(Result(
-            id="P2", what=f"pacing at cps {cps:g}, 1 process, {count} calls",
-            figure=round(achieved, 3), unit="calls/s", baseline=cps, baseline_what="target cps",
-            ratio=round(achieved / cps, 4), target="within +-2 %, no 1-s window > cps + burst",
-            passed=abs(error) <= 0.02 and peak <= cps + 1,
-            details={"max_in_1s_window": peak, "calls": len(emu.create_times)}))
+        results.append(
+            Result(
+                id="P2",
+                what=f"pacing at cps {cps:g}, 1 process, {count} calls",
+                figure=round(achieved, 3),
+                unit="calls/s",
+                baseline=cps,
+                baseline_what="target cps",
+                ratio=round(achieved / cps, 4),
+                target="within +-2 %, no 1-s window > cps + burst",
+                passed=abs(error) <= 0.02 and peak <= cps + 1,
+                details={"max_in_1s_window": peak, "calls": len(emu.create_times)},
+            )
+        )
     return results
 
 
@@ -132,8 +160,9 @@ _HASH_KEY = b"benchmark-phone-hash-key-0123456"
 
 def _pool(url: str) -> aioredis.Redis:
     """The pool `campaign run` uses (runtime.open_redis): requests wait for a connection."""
-    return aioredis.Redis.from_pool(aioredis.BlockingConnectionPool.from_url(
-        url, max_connections=256, timeout=20))
+    return aioredis.Redis.from_pool(
+        aioredis.BlockingConnectionPool.from_url(url, max_connections=256, timeout=20)
+    )
 
 
 async def _prepare(home: Path, url: str, name: str, count: int, cps: float) -> None:
@@ -145,15 +174,23 @@ async def _prepare(home: Path, url: str, name: str, count: int, cps: float) -> N
     client = _pool(url)
     store = CampaignStore(client, name)
     await import_csv(store, csv, region="US", hash_key=_HASH_KEY, dnc=set(), rejects_dir=home)
-    options = CampaignOptions(name=name, from_number=CALLER_ID, account_sid=SIM_ACCOUNT_SID,
-                              provider="twilio", windows_enforced=False, cps=cps,
-                              max_concurrent=count, max_attempts=1)
+    options = CampaignOptions(
+        name=name,
+        from_number=CALLER_ID,
+        account_sid=SIM_ACCOUNT_SID,
+        provider="twilio",
+        windows_enforced=False,
+        cps=cps,
+        max_concurrent=count,
+        max_attempts=1,
+    )
     await store.save_meta(options.model_dump(mode="json"))
     await client.aclose()
 
 
-async def _dial(home: str, url: str, api: str, name: str, total: int, start_at: float,
-                worker: str) -> float:
+async def _dial(
+    home: str, url: str, api: str, name: str, total: int, start_at: float, worker: str
+) -> float:
     """One process's dial path, as `campaign run` and `worker` run it: the same `Dialer` (batch
     claims, contacts, windows, pace reservations, SDK creates, call records, audit), until the
     campaign has `total` calls placed (by this process and any others). Returns the CPU
@@ -167,11 +204,16 @@ async def _dial(home: str, url: str, api: str, name: str, total: int, start_at: 
     store = CampaignStore(client, name)
     options = CampaignOptions.model_validate(await store.options())
     audit = Audit(open_storage(f"file://{home}/data"), campaign=name, worker=worker)
-    provider = TwilioProvider(account_sid=SIM_ACCOUNT_SID, auth_token=SIM_AUTH_TOKEN,
-                              api_url=api)
-    dialer = Dialer(store=store, options=options, provider=provider,
-                    pacer=Pacer(client, account_sid=SIM_ACCOUNT_SID, cps=options.cps),
-                    public_url="http://127.0.0.1:9", worker_id=worker, audit=audit)
+    provider = TwilioProvider(account_sid=SIM_ACCOUNT_SID, auth_token=SIM_AUTH_TOKEN, api_url=api)
+    dialer = Dialer(
+        store=store,
+        options=options,
+        provider=provider,
+        pacer=Pacer(client, account_sid=SIM_ACCOUNT_SID, cps=options.cps),
+        public_url="http://127.0.0.1:9",
+        worker_id=worker,
+        audit=audit,
+    )
     await asyncio.sleep(max(0.0, start_at - time.time()))
     stop, stop_audit = asyncio.Event(), asyncio.Event()
     cpu = time.process_time()
@@ -208,9 +250,12 @@ def run_pacing_workers(cps: float = 100, workers: int = 4, calls: int = 1000) ->
         await _prepare(home, url, "p2w", calls, cps)
         ctx = multiprocessing.get_context("spawn")
         start_at = time.time() + 3.0
-        procs = [ctx.Process(target=_dial_main,
-                             args=(str(home), url, api, "p2w", calls, start_at, f"w{i}"))
-                 for i in range(workers)]
+        procs = [
+            ctx.Process(
+                target=_dial_main, args=(str(home), url, api, "p2w", calls, start_at, f"w{i}")
+            )
+            for i in range(workers)
+        ]
         for p in procs:
             p.start()
         while any(p.is_alive() for p in procs):
@@ -218,17 +263,28 @@ def run_pacing_workers(cps: float = 100, workers: int = 4, calls: int = 1000) ->
         return (await _created(api)).create_times
 
     # The workers serve no callbacks, so the emulator holds the calls (as in P3).
-    with scratch("p2w") as home, fresh_redis(home / "redis") as url, \
-            child_server(emulator_app, "no-answer", 0.001) as port:
+    with (
+        scratch("p2w") as home,
+        fresh_redis(home / "redis") as url,
+        child_server(emulator_app, "no-answer", 0.001) as port,
+    ):
         times = asyncio.run(main(home, url, f"http://127.0.0.1:{port}"))
     achieved = _rate(times)
     peak = sliding_max(times)
-    return [Result(
-        id="P2", what=f"pacing at cps {cps:g}, {workers} processes, one bucket",
-        figure=round(achieved, 3), unit="calls/s", baseline=cps, baseline_what="target cps",
-        ratio=round(achieved / cps, 4), target="within +-2 %, no 1-s window > cps + burst",
-        passed=abs(achieved / cps - 1) <= 0.02 and peak <= cps + 1 and len(times) == calls,
-        details={"max_in_1s_window": peak, "calls": len(times)})]
+    return [
+        Result(
+            id="P2",
+            what=f"pacing at cps {cps:g}, {workers} processes, one bucket",
+            figure=round(achieved, 3),
+            unit="calls/s",
+            baseline=cps,
+            baseline_what="target cps",
+            ratio=round(achieved / cps, 4),
+            target="within +-2 %, no 1-s window > cps + burst",
+            passed=abs(achieved / cps - 1) <= 0.02 and peak <= cps + 1 and len(times) == calls,
+            details={"max_in_1s_window": peak, "calls": len(times)},
+        )
+    ]
 
 
 async def _lua_round_trips(url: str, count: int) -> float:
@@ -255,31 +311,54 @@ def run_dispatch(count: int = 3000) -> list[Result]:
             cpu = asyncio.run(_dial(str(home), url, api, "p3", count, 0.0, "w1"))
             emu = asyncio.run(_created(api))
     achieved = _rate(emu.create_times)
-    return [Result(
-        id="P3", what=f"dispatch ceiling, 1 process, pacing off, {count} calls",
-        figure=round(achieved, 1), unit="calls/s", baseline=round(baseline, 1),
-        baseline_what="pace.lua round trips/s", ratio=round(achieved / baseline, 3),
-        target=">= 1000 calls/s",
-        passed=achieved >= 1000 and len(emu.create_times) == count == len(set(emu.to)),
-        details={"calls": len(emu.create_times), "distinct_numbers": len(set(emu.to)),
-                 "dialler_cpu_us_per_call": round(cpu / count * 1e6),
-                 "dialler_cpu_bound_calls_per_s": round(count / cpu, 1)})]
+    return [
+        Result(
+            id="P3",
+            what=f"dispatch ceiling, 1 process, pacing off, {count} calls",
+            figure=round(achieved, 1),
+            unit="calls/s",
+            baseline=round(baseline, 1),
+            baseline_what="pace.lua round trips/s",
+            ratio=round(achieved / baseline, 3),
+            target=">= 1000 calls/s",
+            passed=achieved >= 1000 and len(emu.create_times) == count == len(set(emu.to)),
+            details={
+                "calls": len(emu.create_times),
+                "distinct_numbers": len(set(emu.to)),
+                "dialler_cpu_us_per_call": round(cpu / count * 1e6),
+                "dialler_cpu_bound_calls_per_s": round(count / cpu, 1),
+            },
+        )
+    ]
 
 
 def run_end_to_end(count: int = 10_000, cps: float = 100) -> list[Result]:
     """P5: an emulated campaign of `count` contacts with fast personas."""
     people = numbers(count)
     with scratch("p5") as home, fresh_redis(home / "redis") as url:
-        emu, wall, counts = asyncio.run(_campaign(home, url, people, cps=cps, speed=500,
-                                                  answer="no-answer"))
+        emu, wall, counts = asyncio.run(
+            _campaign(home, url, people, cps=cps, speed=500, answer="no-answer")
+        )
     ideal = count / cps
     dialled = emu.to
-    lost = count - sum(v for k, v in counts.items()
-                       if k not in ("pending", "dialling", "in_call", "retry_wait"))
+    lost = count - sum(
+        v for k, v in counts.items() if k not in ("pending", "dialling", "in_call", "retry_wait")
+    )
     doubles = len(dialled) - len(set(dialled))
-    return [Result(
-        id="P5", what=f"end to end, {count:,} contacts at cps {cps:g}",
-        figure=round(wall, 2), unit="s", baseline=ideal, baseline_what="N / cps",
-        ratio=round(wall / ideal, 3), target="<= 1.2x N/cps, 0 lost, 0 double-dial",
-        passed=wall <= 1.2 * ideal and lost == 0 and doubles == 0 and len(set(dialled)) == count,
-        details={"lost": lost, "double_dials": doubles, "states": counts})]
+    return [
+        Result(
+            id="P5",
+            what=f"end to end, {count:,} contacts at cps {cps:g}",
+            figure=round(wall, 2),
+            unit="s",
+            baseline=ideal,
+            baseline_what="N / cps",
+            ratio=round(wall / ideal, 3),
+            target="<= 1.2x N/cps, 0 lost, 0 double-dial",
+            passed=wall <= 1.2 * ideal
+            and lost == 0
+            and doubles == 0
+            and len(set(dialled)) == count,
+            details={"lost": lost, "double_dials": doubles, "states": counts},
+        )
+    ]

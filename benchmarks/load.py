@@ -52,13 +52,17 @@ class Reply:
     seconds: float
 
 
-def encode(host: str, path: str, form: dict[str, str], headers: dict[str, str] | None = None
-           ) -> Request:
+def encode(
+    host: str, path: str, form: dict[str, str], headers: dict[str, str] | None = None
+) -> Request:
     """A form POST as HTTP/1.1 bytes (keep-alive)."""
     body = urlencode(form).encode()
-    lines = [f"POST {path} HTTP/1.1", f"Host: {host}",
-             "Content-Type: application/x-www-form-urlencoded",
-             f"Content-Length: {len(body)}"]
+    lines = [
+        f"POST {path} HTTP/1.1",
+        f"Host: {host}",
+        "Content-Type: application/x-www-form-urlencoded",
+        f"Content-Length: {len(body)}",
+    ]
     lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
     return Request(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
 
@@ -119,8 +123,9 @@ async def send(host: str, port: int, requests: list[Request]) -> list[Reply]:
     return out
 
 
-async def closed_loop(host: str, port: int, requests: list[Request], *,
-                      connections: int) -> tuple[float, list[Reply]]:
+async def closed_loop(
+    host: str, port: int, requests: list[Request], *, connections: int
+) -> tuple[float, list[Reply]]:
     """Send every request over `connections` busy connections; (requests/s, replies)."""
     conns = [await Connection.open(host, port) for _ in range(connections)]
     queue = iter(range(len(requests)))
@@ -146,8 +151,9 @@ async def closed_loop(host: str, port: int, requests: list[Request], *,
     return len(requests) / wall, [r for r in replies if r is not None]
 
 
-async def open_loop(host: str, port: int, requests: list[Request], *, rate: float,
-                    connections: int) -> list[Reply]:
+async def open_loop(
+    host: str, port: int, requests: list[Request], *, rate: float, connections: int
+) -> list[Reply]:
     """Send request i at start + i / rate on a free connection (one more is opened when all
     are busy, up to `connections`); latency counts from the scheduled time."""
     idle: asyncio.Queue[Connection] = asyncio.Queue()
@@ -231,8 +237,7 @@ def _child(target: Callable[..., Any], args: tuple[Any, ...], port_to: Pipe) -> 
 
 
 @contextlib.contextmanager
-def child_server(target: Callable[..., Any], *args: Any, timeout: float = 30.0
-                 ) -> Iterator[int]:
+def child_server(target: Callable[..., Any], *args: Any, timeout: float = 30.0) -> Iterator[int]:
     """Serve the ASGI app that `await target(*args, public_url)` builds, in a child process
     (its own interpreter and core, as a callback server runs), with voicedial's uvicorn
     setup; yields the port. `target` must be importable (spawn)."""
@@ -263,14 +268,16 @@ async def emulator_app(answer: str, speed: float, public_url: str) -> Any:
     from voicedial.emulator import Emulator, Persona
     from voicedial.settings import SIM_ACCOUNT_SID, SIM_AUTH_TOKEN
 
-    emulator = Emulator(account_sid=SIM_ACCOUNT_SID, auth_token=SIM_AUTH_TOKEN, seed=1,
-                        speed=speed)
+    emulator = Emulator(account_sid=SIM_ACCOUNT_SID, auth_token=SIM_AUTH_TOKEN, seed=1, speed=speed)
 
     async def create_times(request: Any) -> JSONResponse:
-        return JSONResponse({"times": emulator.create_times,
-                             "to": [c.to for c in emulator.calls.values()]})
+        return JSONResponse(
+            {"times": emulator.create_times, "to": [c.to for c in emulator.calls.values()]}
+        )
 
     emulator.persona_for = lambda phone: Persona(  # type: ignore[method-assign]
-        phone=phone, answer=answer, consent=False)  # type: ignore[arg-type]
-    return Starlette(routes=[Route("/_bench/create_times", create_times),
-                             Mount("/", app=emulator.app)])
+        phone=phone, answer=answer, consent=False
+    )  # type: ignore[arg-type]
+    return Starlette(
+        routes=[Route("/_bench/create_times", create_times), Mount("/", app=emulator.app)]
+    )

@@ -74,12 +74,15 @@ def _reference(path: Path, dnc: set[str]) -> tuple[set[str], dict[int, str]]:
 
 def _redis_cpu(info: dict[str, float]) -> tuple[float, float]:
     """Seconds of CPU used by the Redis server itself, and by its children (AOF rewrites)."""
-    return (info["used_cpu_user"] + info["used_cpu_sys"],
-            info["used_cpu_user_children"] + info["used_cpu_sys_children"])
+    return (
+        info["used_cpu_user"] + info["used_cpu_sys"],
+        info["used_cpu_user_children"] + info["used_cpu_sys_children"],
+    )
 
 
-async def _import(path: Path, url: str, home: Path, dnc: set[str], redis_dnc: list[str],
-                  *, dry_run: bool = False) -> tuple[float, object, set[str], dict[str, float]]:
+async def _import(
+    path: Path, url: str, home: Path, dnc: set[str], redis_dnc: list[str], *, dry_run: bool = False
+) -> tuple[float, object, set[str], dict[str, float]]:
     # The socket timeout of `voicedial` itself (runtime.open_redis), not redis-py's 5 s.
     client = aioredis.from_url(url, socket_timeout=30)
     try:
@@ -89,8 +92,15 @@ async def _import(path: Path, url: str, home: Path, dnc: set[str], redis_dnc: li
         redis_before = _redis_cpu(await client.info("cpu"))
         cpu_started = time.process_time()
         started = time.perf_counter()
-        summary = await import_csv(store, path, region="US", hash_key=_KEY, dnc=dnc,
-                                   rejects_dir=home / "rejects", dry_run=dry_run)
+        summary = await import_csv(
+            store,
+            path,
+            region="US",
+            hash_key=_KEY,
+            dnc=dnc,
+            rejects_dir=home / "rejects",
+            dry_run=dry_run,
+        )
         wall = time.perf_counter() - started
         cpu = {"python_cpu_s": time.process_time() - cpu_started}
         redis_after = _redis_cpu(await client.info("cpu"))
@@ -124,8 +134,9 @@ def run(rows: int = 1_000_000, *, check: bool = True) -> list[Result]:
         del first, frame
         with fresh_redis(home / "redis") as url:
             # Parsing alone: the same import as a dry run (nothing written to Redis).
-            parse_s, *_ = asyncio.run(_import(path, url, home / "dry", dnc, redis_dnc,
-                                              dry_run=True))
+            parse_s, *_ = asyncio.run(
+                _import(path, url, home / "dry", dnc, redis_dnc, dry_run=True)
+            )
         with fresh_redis(home / "redis") as url:
             wall, summary, ids, cpu = asyncio.run(_import(path, url, home, dnc, redis_dnc))
         identical = None
@@ -140,25 +151,40 @@ def run(rows: int = 1_000_000, *, check: bool = True) -> list[Result]:
                         got[int(record["row"])] = record["reason"]
             # Rows on the Redis DNC set are accepted by the reference; drop them from both.
             dnc_rows = {r for r, why in got.items() if why == "do not call"} - {
-                r for r, why in reasons.items() if why == "do not call"}
-            expected_ids = {i for i in accepted} - {
-                contact_id_for(h) for h in redis_dnc_set}
-            identical = ids == expected_ids and {
-                r: w for r, w in got.items() if r not in dnc_rows} == reasons
+                r for r, why in reasons.items() if why == "do not call"
+            }
+            expected_ids = {i for i in accepted} - {contact_id_for(h) for h in redis_dnc_set}
+            identical = (
+                ids == expected_ids
+                and {r: w for r, w in got.items() if r not in dnc_rows} == reasons
+            )
     s = summary  # type: ignore[assignment]
     ratio = wall / read_s
     per_row_s = rows / per_row
     passed = wall <= 10.0 * rows / 1_000_000 and ratio <= 15 and identical is not False
-    return [Result(
-        id="P1", what=f"import {rows:,} rows (normalise, dedupe, zone, DNC, Redis)",
-        figure=round(wall, 2), unit="s", baseline=round(read_s, 3),
-        baseline_what="pandas.read_csv(dtype=str, na_filter=False)", ratio=round(ratio, 1),
-        target="<= 10 s per 1M rows, <= 15x read_csv, identical to per-row path",
-        passed=passed,
-        details={"rows_per_s": round(rows / wall), "parse_only_s": round(parse_s, 2), **cpu,
-                 "read_csv_default_dtypes_s": round(default_read_s, 3),
-                 "per_row_phonenumbers_rows_per_s":
-                 round(per_row), "per_row_estimated_s": round(per_row_s, 1),
-                 "speedup_vs_per_row": round(per_row_s / wall, 1),
-                 "added": s.added, "rejected": s.rejected,  # type: ignore[attr-defined]
-                 "reasons": s.reasons, "identical_to_per_row": identical})]  # type: ignore[attr-defined]
+    return [
+        Result(
+            id="P1",
+            what=f"import {rows:,} rows (normalise, dedupe, zone, DNC, Redis)",
+            figure=round(wall, 2),
+            unit="s",
+            baseline=round(read_s, 3),
+            baseline_what="pandas.read_csv(dtype=str, na_filter=False)",
+            ratio=round(ratio, 1),
+            target="<= 10 s per 1M rows, <= 15x read_csv, identical to per-row path",
+            passed=passed,
+            details={
+                "rows_per_s": round(rows / wall),
+                "parse_only_s": round(parse_s, 2),
+                **cpu,
+                "read_csv_default_dtypes_s": round(default_read_s, 3),
+                "per_row_phonenumbers_rows_per_s": round(per_row),
+                "per_row_estimated_s": round(per_row_s, 1),
+                "speedup_vs_per_row": round(per_row_s / wall, 1),
+                "added": s.added,
+                "rejected": s.rejected,  # type: ignore[attr-defined]
+                "reasons": s.reasons,
+                "identical_to_per_row": identical,
+            },
+        )
+    ]  # type: ignore[attr-defined]

@@ -33,16 +33,37 @@ def run(rows: int = 1_000_000) -> list[Result]:
     """Import `rows` contacts in a child process (dry run) and read its peak RSS."""
     with scratch("p6") as home, fresh_redis(home / "redis") as url:
         path = write_contact_csv(home / "big.csv", rows)
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("TWILIO_", "OPENAI_", "AWS_", "VOICEDIAL_"))}
-        env.update(REDIS_URL=url, VOICEDIAL_HOME=str(home / "home"),
-                   VOICEDIAL_STORAGE_URL=f"file://{home / 'data'}")
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("TWILIO_", "OPENAI_", "AWS_", "VOICEDIAL_"))
+        }
+        env.update(
+            REDIS_URL=url,
+            VOICEDIAL_HOME=str(home / "home"),
+            VOICEDIAL_STORAGE_URL=f"file://{home / 'data'}",
+        )
         peak_file = home / "peak"
-        proc = subprocess.Popen([sys.executable, "-c", _WRAPPER, str(peak_file), "campaign",
-                                 "run", str(path), "--dry-run", "--provider", "sim",
-                                 "--no-live"],
-                                env=env, cwd=home, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                _WRAPPER,
+                str(peak_file),
+                "campaign",
+                "run",
+                str(path),
+                "--dry-run",
+                "--provider",
+                "sim",
+                "--no-live",
+            ],
+            env=env,
+            cwd=home,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
         stderr = ""
@@ -50,8 +71,18 @@ def run(rows: int = 1_000_000) -> list[Result]:
             stderr = proc.stderr.read()
             proc.stderr.close()
         peak_mb = int(peak_file.read_text()) / 1024 if peak_file.exists() else float("nan")
-    return [Result(id="P6", what=f"peak RSS, campaign run --dry-run, {rows:,} rows",
-                   figure=round(peak_mb, 1), unit="MB", target="<= 300 MB",
-                   passed=peak_mb <= 300 and proc.returncode == 0,
-                   details={"exit_code": proc.returncode, "stderr_tail": stderr[-300:],
-                            "ru_maxrss_mb_incl_fork_image": round(usage.ru_maxrss / 1024, 1)})]
+    return [
+        Result(
+            id="P6",
+            what=f"peak RSS, campaign run --dry-run, {rows:,} rows",
+            figure=round(peak_mb, 1),
+            unit="MB",
+            target="<= 300 MB",
+            passed=peak_mb <= 300 and proc.returncode == 0,
+            details={
+                "exit_code": proc.returncode,
+                "stderr_tail": stderr[-300:],
+                "ru_maxrss_mb_incl_fork_image": round(usage.ru_maxrss / 1024, 1),
+            },
+        )
+    ]

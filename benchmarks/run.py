@@ -35,13 +35,17 @@ BENCHMARKS: dict[str, Callable[[], list[Result]]] = {
 
 def table(results: list[Result]) -> str:
     """The results as a fixed-width text table."""
-    lines = [f"{'id':<4} {'what':<58} {'figure':>14} {'baseline':>12} {'ratio':>8}  "
-             f"{'target':<44} result"]
+    lines = [
+        f"{'id':<4} {'what':<58} {'figure':>14} {'baseline':>12} {'ratio':>8}  "
+        f"{'target':<44} result"
+    ]
     for r in results:
         base = "" if r.baseline is None else f"{r.baseline:g}"
         ratio = "" if r.ratio is None else f"{r.ratio:g}"
-        lines.append(f"{r.id:<4} {r.what[:58]:<58} {f'{r.figure:g} {r.unit}':>14} {base:>12} "
-                     f"{ratio:>8}  {r.target[:44]:<44} {'PASS' if r.passed else 'FAIL'}")
+        lines.append(
+            f"{r.id:<4} {r.what[:58]:<58} {f'{r.figure:g} {r.unit}':>14} {base:>12} "
+            f"{ratio:>8}  {r.target[:44]:<44} {'PASS' if r.passed else 'FAIL'}"
+        )
     return "\n".join(lines)
 
 
@@ -83,8 +87,11 @@ def main(argv: list[str]) -> int:
     out.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%dT%H%M%S")
     path = out / f"results-{stamp}.json"
-    path.write_text(json.dumps({"results": [r.as_dict() for r in results], "errors": errors},
-                               indent=2, default=str))
+    path.write_text(
+        json.dumps(
+            {"results": [r.as_dict() for r in results], "errors": errors}, indent=2, default=str
+        )
+    )
     print(f"JSON: {path}")
     return 0 if results and all(r.passed for r in results) and not errors else 1
 

@@ -32,9 +32,15 @@ NO_ANSWER = "+13055550150"
 HANGS_UP = "+14155550188"
 
 PERSONAS = {
-    p.phone: p for p in [
-        Persona(phone=HUMAN, name="Maria Garcia", style="cooperative", skills=["Spanish"],
-                jobs=[Job(title="Registered Nurse", company="Mercy General", start_year=2019)]),
+    p.phone: p
+    for p in [
+        Persona(
+            phone=HUMAN,
+            name="Maria Garcia",
+            style="cooperative",
+            skills=["Spanish"],
+            jobs=[Job(title="Registered Nurse", company="Mercy General", start_year=2019)],
+        ),
         Persona(phone=SILENT, style="silent"),
         Persona(phone=MACHINE, answer="machine"),
         Persona(phone=BUSY, answer="busy"),
@@ -63,8 +69,9 @@ class Agent:
         self.handler: TwimlHandler = hangup_after_say
         self.fail_with: dict[str, int] = {}
         self._changed = asyncio.Condition()
-        self.app = Starlette(routes=[Route("/{path:path}", self._endpoint,
-                                           methods=["GET", "POST"])])
+        self.app = Starlette(
+            routes=[Route("/{path:path}", self._endpoint, methods=["GET", "POST"])]
+        )
 
     def url(self, path: str) -> str:
         return f"{self.base_url}/{path.lstrip('/')}"
@@ -74,8 +81,10 @@ class Agent:
         if request.method == "GET":
             form = dict(request.query_params)
         signed = RequestValidator(TOKEN).validate(
-            str(request.url), form if request.method == "POST" else {},
-            request.headers.get("x-twilio-signature", ""))
+            str(request.url),
+            form if request.method == "POST" else {},
+            request.headers.get("x-twilio-signature", ""),
+        )
         if not signed:
             self.forged += 1
             return Response(status_code=403)
@@ -106,7 +115,9 @@ class Env:
 
     async def create(self, to: str, **kwargs: Any) -> Any:
         params: dict[str, Any] = {
-            "to": to, "from_": FROM, "url": self.agent.url("/voice"),
+            "to": to,
+            "from_": FROM,
+            "url": self.agent.url("/voice"),
             "status_callback": self.agent.url("/status"),
             "status_callback_event": ["initiated", "ringing", "answered", "completed"],
         }
@@ -137,11 +148,9 @@ def close_client(client: Client) -> None:
 
 @pytest.fixture
 async def env() -> AsyncIterator[Env]:
-    emulator = Emulator(account_sid=ACCOUNT, auth_token=TOKEN, personas=PERSONAS, seed=7,
-                        speed=100)
+    emulator = Emulator(account_sid=ACCOUNT, auth_token=TOKEN, personas=PERSONAS, seed=7, speed=100)
     agent = Agent()
-    async with running_server(emulator.app) as emulator_url, \
-            running_server(agent.app) as agent_url:
+    async with running_server(emulator.app) as emulator_url, running_server(agent.app) as agent_url:
         agent.base_url = agent_url
         client = make_client(emulator_url)
         try:

@@ -49,28 +49,50 @@ def personas(numbers: Iterable[str], **fields: Any) -> dict[str, Persona]:
 
 def cooperative(number: str) -> Persona:
     """A consenting human with one current job."""
-    return Persona(phone=number, answer="human", consent=True, name="Jo Test",
-                   jobs=[{"title": "Welder", "company": "Acme", "start_year": 2018,
-                          "end_year": None}], skills=["welding"], style="cooperative")
+    return Persona(
+        phone=number,
+        answer="human",
+        consent=True,
+        name="Jo Test",
+        jobs=[{"title": "Welder", "company": "Acme", "start_year": 2018, "end_year": None}],
+        skills=["welding"],
+        style="cooperative",
+    )
 
 
 def sim_env(api_url: str, redis_url: str, home: Path) -> dict[str, str]:
     """Environment for a `voicedial` subprocess using the test's emulator as 'Twilio'."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("TWILIO_", "OPENAI_", "AWS_", "VOICEDIAL_"))}
-    env.update({"TWILIO_ACCOUNT_SID": SIM_ACCOUNT_SID, "TWILIO_AUTH_TOKEN": SIM_AUTH_TOKEN,
-                "TWILIO_PHONE_NUMBER": CALLER_ID, "VOICEDIAL_TWILIO_API_URL": api_url,
-                "REDIS_URL": redis_url, "VOICEDIAL_HOME": str(home),
-                "VOICEDIAL_STORAGE_URL": f"file://{home / 'data'}"})
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("TWILIO_", "OPENAI_", "AWS_", "VOICEDIAL_"))
+    }
+    env.update(
+        {
+            "TWILIO_ACCOUNT_SID": SIM_ACCOUNT_SID,
+            "TWILIO_AUTH_TOKEN": SIM_AUTH_TOKEN,
+            "TWILIO_PHONE_NUMBER": CALLER_ID,
+            "VOICEDIAL_TWILIO_API_URL": api_url,
+            "REDIS_URL": redis_url,
+            "VOICEDIAL_HOME": str(home),
+            "VOICEDIAL_STORAGE_URL": f"file://{home / 'data'}",
+        }
+    )
     return env
 
 
 @contextlib.asynccontextmanager
-async def emulator(people: dict[str, Persona] | None = None, *, speed: float = 200.0
-                   ) -> AsyncIterator[tuple[Emulator, str]]:
+async def emulator(
+    people: dict[str, Persona] | None = None, *, speed: float = 200.0
+) -> AsyncIterator[tuple[Emulator, str]]:
     """The Twilio emulator over real HTTP in this test's loop."""
-    emu = Emulator(account_sid=SIM_ACCOUNT_SID, auth_token=SIM_AUTH_TOKEN,
-                   personas=people or {}, seed=7, speed=speed)
+    emu = Emulator(
+        account_sid=SIM_ACCOUNT_SID,
+        auth_token=SIM_AUTH_TOKEN,
+        personas=people or {},
+        seed=7,
+        speed=speed,
+    )
     try:
         async with running_server(emu.app) as url:
             yield emu, url
@@ -90,8 +112,15 @@ class Proc:
 async def voicedial(*args: str, env: dict[str, str], cwd: Path, timeout: float = 60.0) -> Proc:
     """Run `python -m voicedial ARGS` without blocking the loop (the emulator lives in it)."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "voicedial", *args, env=env, cwd=cwd,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        sys.executable,
+        "-m",
+        "voicedial",
+        *args,
+        env=env,
+        cwd=cwd,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     try:
         out, err = await asyncio.wait_for(proc.communicate(), timeout)
     except TimeoutError:

@@ -48,8 +48,9 @@ def test_p2_workers_share_one_bucket() -> None:
 
 @pytest.mark.timeout(30)
 def test_p4_signed_callbacks_are_all_accepted() -> None:
-    throughput, latency = callbacks.run_callbacks(calls=20, connections=4, rate=100,
-                                                  rate_seconds=0.3)
+    throughput, latency = callbacks.run_callbacks(
+        calls=20, connections=4, rate=100, rate_seconds=0.3
+    )
     assert throughput.details["non_204"] == 0 and throughput.details["bare_non_204"] == 0
     assert throughput.details["calls_settled"] == throughput.details["calls"]
     assert throughput.figure > 0 and throughput.baseline and latency.figure > 0

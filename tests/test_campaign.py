@@ -38,9 +38,17 @@ def _settings(monkeypatch: pytest.MonkeyPatch, api_url: str, tmp_path: Path) -> 
 
 
 def _options(name: str, **kw: object) -> CampaignOptions:
-    base: dict[str, object] = dict(name=name, from_number=CALLER_ID, account_sid=SIM_ACCOUNT_SID,
-                                   provider="twilio", windows_enforced=False, cps=50,
-                                   max_concurrent=50, max_attempts=1, retry_delay_s=0)
+    base: dict[str, object] = dict(
+        name=name,
+        from_number=CALLER_ID,
+        account_sid=SIM_ACCOUNT_SID,
+        provider="twilio",
+        windows_enforced=False,
+        cps=50,
+        max_concurrent=50,
+        max_attempts=1,
+        retry_delay_s=0,
+    )
     base.update(kw)
     return CampaignOptions(**base)  # type: ignore[arg-type]
 
@@ -57,7 +65,8 @@ def _sliding_max(times: list[float], width: float = 1.0) -> int:
 
 @pytest.mark.timeout(60)
 async def test_pacing_at_cps_10_never_exceeds_rate_plus_burst(
-        redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     numbers = fictional_numbers(60)
     csv = write_csv(tmp_path / "pace.csv", numbers)
     async with emulator(personas(numbers, answer="busy")) as (emu, url):
@@ -75,7 +84,8 @@ async def test_pacing_at_cps_10_never_exceeds_rate_plus_burst(
 
 @pytest.mark.timeout(60)
 async def test_profiles_stored_for_consenting_humans_only(
-        redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     numbers = fictional_numbers(6)
     people = {n: cooperative(n) for n in numbers[:3]}
     people[numbers[3]] = cooperative(numbers[3]).model_copy(update={"consent": False})
@@ -84,8 +94,9 @@ async def test_profiles_stored_for_consenting_humans_only(
     csv = write_csv(tmp_path / "mix.csv", numbers, extra={"team": "north"})
     async with emulator(people) as (_, url):
         settings = _settings(monkeypatch, url, tmp_path)
-        code = await run_campaign(settings, RunRequest(csv=csv, options=_options("mix"), port=0),
-                                  Collector())
+        code = await run_campaign(
+            settings, RunRequest(csv=csv, options=_options("mix"), port=0), Collector()
+        )
     assert code == EXIT_DONE
     profiles = sorted((tmp_path / "data").glob("calls/profiles/*/*/worker_profile.json"))
     transcripts = sorted((tmp_path / "data").glob("calls/transcripts/*/*/transcript.json"))
@@ -104,8 +115,11 @@ async def test_profiles_stored_for_consenting_humans_only(
     stored = "".join(p.read_text() for p in (tmp_path / "data").rglob("*.json*"))
     for number in numbers:
         assert number not in stored and number[2:] not in stored
-    audit = [json.loads(line) for p in (tmp_path / "data" / "audit").rglob("*.jsonl")
-             for line in p.read_text().splitlines()]
+    audit = [
+        json.loads(line)
+        for p in (tmp_path / "data" / "audit").rglob("*.jsonl")
+        for line in p.read_text().splitlines()
+    ]
     kinds = sorted(row["event"] for row in audit)
     assert kinds.count("call_placed") == 6
     assert kinds.count("consent_given") == 3 and kinds.count("profile_stored") == 3
@@ -115,7 +129,8 @@ async def test_profiles_stored_for_consenting_humans_only(
 
 @pytest.mark.timeout(60)
 async def test_rerun_dials_nothing_that_finished_and_adds_new_rows(
-        redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     numbers = fictional_numbers(8)
     csv = write_csv(tmp_path / "again.csv", numbers[:5])
     async with emulator(personas(numbers, answer="busy")) as (emu, url):
@@ -135,14 +150,16 @@ async def test_rerun_dials_nothing_that_finished_and_adds_new_rows(
 
 @pytest.mark.timeout(60)
 async def test_retries_until_max_attempts(
-        redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     numbers = fictional_numbers(2)
     csv = write_csv(tmp_path / "retry.csv", numbers)
     async with emulator(personas(numbers, answer="no-answer")) as (emu, url):
         settings = _settings(monkeypatch, url, tmp_path)
         options = _options("retry", max_attempts=3, retry_delay_s=0.2)
-        code = await run_campaign(settings, RunRequest(csv=csv, options=options, port=0),
-                                  Collector())
+        code = await run_campaign(
+            settings, RunRequest(csv=csv, options=options, port=0), Collector()
+        )
     assert code == EXIT_DONE
     assert sorted(c.to for c in emu.calls.values()) == sorted(numbers * 3)
     client = aioredis.from_url(redis_url)
@@ -164,14 +181,16 @@ async def _any_contact(client: aioredis.Redis, name: str) -> str:
 
 @pytest.mark.timeout(60)
 async def test_throttled_create_is_retried_not_lost(
-        redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     numbers = fictional_numbers(2)
     csv = write_csv(tmp_path / "busy.csv", numbers)
     async with emulator(personas(numbers, answer="busy")) as (emu, url):
         emu.inject_errors[numbers[0]] = [429, 500]
         settings = _settings(monkeypatch, url, tmp_path)
-        code = await run_campaign(settings, RunRequest(csv=csv, options=_options("throttle"),
-                                                       port=0), Collector())
+        code = await run_campaign(
+            settings, RunRequest(csv=csv, options=_options("throttle"), port=0), Collector()
+        )
     assert code == EXIT_DONE
     assert sorted(c.to for c in emu.calls.values()) == sorted(numbers)
 
@@ -185,7 +204,8 @@ def _next_wednesday_15utc() -> datetime:
 
 @pytest.mark.timeout(60)
 async def test_contacts_outside_their_window_wait(
-        redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # A Wednesday at 15:00 UTC is 10:00 in New York and 07:00 in Los Angeles.
     clock = _next_wednesday_15utc()
     east, west = "+12015550101", "+14155550102"
@@ -208,17 +228,23 @@ async def test_contacts_outside_their_window_wait(
 
 @pytest.mark.timeout(60)
 async def test_opt_out_on_a_call_keeps_the_number_out_of_every_campaign(
-        redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     number = fictional_numbers(1)[0]
     csv = write_csv(tmp_path / "first.csv", [number])
     people = {number: cooperative(number).model_copy(update={"opt_out": True})}
     async with emulator(people) as (emu, url):
         settings = _settings(monkeypatch, url, tmp_path)
-        assert await run_campaign(settings, RunRequest(csv=csv, options=_options("first"),
-                                                       port=0), Collector()) == EXIT_DONE
+        assert (
+            await run_campaign(
+                settings, RunRequest(csv=csv, options=_options("first"), port=0), Collector()
+            )
+            == EXIT_DONE
+        )
         collector = Collector()
-        code = await run_campaign(settings, RunRequest(csv=csv, options=_options("second"),
-                                                       port=0), collector)
+        code = await run_campaign(
+            settings, RunRequest(csv=csv, options=_options("second"), port=0), collector
+        )
     assert code == EXIT_DONE
     assert len(emu.calls) == 1
     assert collector.summary is not None and collector.summary.reasons == {"do not call": 1}
@@ -227,16 +253,19 @@ async def test_opt_out_on_a_call_keeps_the_number_out_of_every_campaign(
 
 @pytest.mark.timeout(60)
 async def test_recordings_of_consenting_calls_are_stored(
-        redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     numbers = fictional_numbers(2)
-    people = {numbers[0]: cooperative(numbers[0]),
-              numbers[1]: cooperative(numbers[1]).model_copy(update={"consent": False})}
+    people = {
+        numbers[0]: cooperative(numbers[0]),
+        numbers[1]: cooperative(numbers[1]).model_copy(update={"consent": False}),
+    }
     csv = write_csv(tmp_path / "rec.csv", numbers)
     async with emulator(people) as (_, url):
         settings = _settings(monkeypatch, url, tmp_path)
-        code = await run_campaign(settings, RunRequest(csv=csv, options=_options("rec",
-                                                                                 record=True),
-                                                       port=0), Collector())
+        code = await run_campaign(
+            settings, RunRequest(csv=csv, options=_options("rec", record=True), port=0), Collector()
+        )
     assert code == EXIT_DONE
     audio = list((tmp_path / "data").glob("calls/audio/*/*/recording.wav"))
     profiles = list((tmp_path / "data").glob("calls/profiles/*/*/worker_profile.json"))

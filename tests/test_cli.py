@@ -20,30 +20,39 @@ from voicedial.state.embedded import stop_embedded
 
 def _consenting_humans() -> set[str]:
     people = load_personas(EXAMPLES / "personas.jsonl").values()
-    return {p.phone for p in people
-            if p.answer == "human" and p.consent and not p.opt_out and p.style != "silent"}
+    return {
+        p.phone
+        for p in people
+        if p.answer == "human" and p.consent and not p.opt_out and p.style != "silent"
+    }
 
 
 @pytest.mark.timeout(120)
 async def test_readme_quickstart_runs_to_exit_0_with_a_profile_per_consenting_human(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     """`voicedial campaign run examples/contacts.csv` on a machine with nothing configured."""
     env = {k: v for k, v in __import__("os").environ.items()}
     try:
-        run = await voicedial("campaign", "run", str(EXAMPLES / "contacts.csv"), env=env,
-                              cwd=tmp_path, timeout=110)
+        run = await voicedial(
+            "campaign", "run", str(EXAMPLES / "contacts.csv"), env=env, cwd=tmp_path, timeout=110
+        )
         assert run.code == 0, run.stderr
         first = json_lines(run.stdout)[0]
         assert first["message"] == SIM_NOTICE
         key = (tmp_path / ".voicedial" / "phone_hash.key").read_text().strip().encode()
-        hashes = {hmac.new(key, n.encode(), hashlib.sha256).hexdigest()
-                  for n in _consenting_humans()}
-        profiles = [json.loads(p.read_text()) for p in
-                    (tmp_path / "voicedial-data").glob("calls/profiles/*/*/worker_profile.json")]
+        hashes = {
+            hmac.new(key, n.encode(), hashlib.sha256).hexdigest() for n in _consenting_humans()
+        }
+        profiles = [
+            json.loads(p.read_text())
+            for p in (tmp_path / "voicedial-data").glob("calls/profiles/*/*/worker_profile.json")
+        ]
         assert {p["phone_hash"] for p in profiles} == hashes
         assert len(profiles) == len(hashes)
-        everything = "".join(p.read_text() for p in (tmp_path / "voicedial-data").rglob("*")
-                             if p.is_file())
+        everything = "".join(
+            p.read_text() for p in (tmp_path / "voicedial-data").rglob("*") if p.is_file()
+        )
         for persona in load_personas(EXAMPLES / "personas.jsonl"):
             assert persona[2:] not in everything  # no raw number, with or without +1
 
@@ -52,27 +61,33 @@ async def test_readme_quickstart_runs_to_exit_0_with_a_profile_per_consenting_hu
         snapshot = json.loads(status.stdout)
         assert snapshot["contacts"] == 13 and snapshot["remaining"] == 0
         assert sum(snapshot["states"].values()) == 13
-        assert snapshot["states"]["completed"] + snapshot["states"].get("incomplete", 0) \
-            == len(hashes)
+        assert snapshot["states"]["completed"] + snapshot["states"].get("incomplete", 0) == len(
+            hashes
+        )
 
-        again = await voicedial("campaign", "run", str(EXAMPLES / "contacts.csv"), env=env,
-                                cwd=tmp_path, timeout=60)
+        again = await voicedial(
+            "campaign", "run", str(EXAMPLES / "contacts.csv"), env=env, cwd=tmp_path, timeout=60
+        )
         assert again.code == 0
-        rerun = json.loads((await voicedial("status", "contacts", "--json", env=env,
-                                            cwd=tmp_path)).stdout)
+        rerun = json.loads(
+            (await voicedial("status", "contacts", "--json", env=env, cwd=tmp_path)).stdout
+        )
         assert rerun["calls_placed"] == snapshot["calls_placed"]  # nothing dialled again
     finally:
         stop_embedded(tmp_path / ".voicedial")
 
 
 def test_junk_rows_duplicates_bom_and_semicolons_go_to_rejects(
-        tmp_path: Path, redis_url: str) -> None:
-    text = ("\ufeffName;Mobile;notes\r\n"
-            "Ann;(201) 555-0101;\"first; quoted\"\r\n"
-            "Bob;not a number;x\r\n"
-            "Cy;201.555.0101;dup of Ann\r\n"
-            "Di;+1 312 555 0102;ok\r\n"
-            "Ed;;missing\r\n")
+    tmp_path: Path, redis_url: str
+) -> None:
+    text = (
+        "\ufeffName;Mobile;notes\r\n"
+        'Ann;(201) 555-0101;"first; quoted"\r\n'
+        "Bob;not a number;x\r\n"
+        "Cy;201.555.0101;dup of Ann\r\n"
+        "Di;+1 312 555 0102;ok\r\n"
+        "Ed;;missing\r\n"
+    )
     path = tmp_path / "list.csv"
     path.write_bytes(text.encode("utf-8"))
     result = CliRunner().invoke(app, ["campaign", "run", str(path), "--dry-run"])
@@ -97,19 +112,23 @@ def test_file_without_phone_column_exits_2_with_one_line(tmp_path: Path, redis_u
     assert "Traceback" not in result.output
 
 
-@pytest.mark.parametrize("args, message", [
-    (["campaign", "run", "missing.csv"], "file not found"),
-    (["campaign", "run", "x.csv", "--hours", "9-5"], "--hours"),
-    (["campaign", "run", "x.csv", "--days", "someday"], "--days"),
-    (["campaign", "run", "x.csv", "--max-duration", "soon"], "--max-duration"),
-    (["campaign", "run", "x.csv", "--provider", "twilio"], "TWILIO_ACCOUNT_SID"),
-    (["campaign", "run", "x.csv", "--agent", "openai"], "OPENAI_API_KEY"),
-    (["campaign", "run", "x.csv", "--agent", "gpt"], "--agent"),
-    (["campaign", "pause", "nope"], "no campaign named"),
-    (["status", "nope"], "no campaign named"),
-])
-def test_bad_usage_is_one_line_and_exit_2(tmp_path: Path, redis_url: str, args: list[str],
-                                          message: str) -> None:
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["campaign", "run", "missing.csv"], "file not found"),
+        (["campaign", "run", "x.csv", "--hours", "9-5"], "--hours"),
+        (["campaign", "run", "x.csv", "--days", "someday"], "--days"),
+        (["campaign", "run", "x.csv", "--max-duration", "soon"], "--max-duration"),
+        (["campaign", "run", "x.csv", "--provider", "twilio"], "TWILIO_ACCOUNT_SID"),
+        (["campaign", "run", "x.csv", "--agent", "openai"], "OPENAI_API_KEY"),
+        (["campaign", "run", "x.csv", "--agent", "gpt"], "--agent"),
+        (["campaign", "pause", "nope"], "no campaign named"),
+        (["status", "nope"], "no campaign named"),
+    ],
+)
+def test_bad_usage_is_one_line_and_exit_2(
+    tmp_path: Path, redis_url: str, args: list[str], message: str
+) -> None:
     (tmp_path / "x.csv").write_text("phone\n+12015550101\n")
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 2, result.output

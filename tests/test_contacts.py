@@ -37,11 +37,16 @@ def read_all(path: Path, **kwargs: object) -> tuple[list[Contact], list[Reject],
 
 
 def test_bom_semicolons_crlf_and_quoted_fields(tmp_path: Path) -> None:
-    path = write(tmp_path / "list.csv", (
-        "Name;Phone;Notes;id\n"
-        '"Doe; Ann";(201) 555-0101;"says ""hi""; twice";A1\n'
-        '"Roe, Bob";201.555.0102;"line one\nline two";A2\n'
-    ), bom=True, crlf=True)
+    path = write(
+        tmp_path / "list.csv",
+        (
+            "Name;Phone;Notes;id\n"
+            '"Doe; Ann";(201) 555-0101;"says ""hi""; twice";A1\n'
+            '"Roe, Bob";201.555.0102;"line one\nline two";A2\n'
+        ),
+        bom=True,
+        crlf=True,
+    )
     contacts, rejects, batches = read_all(path)
     assert rejects == []
     assert [c.e164 for c in contacts] == [e164(1), e164(2)]
@@ -57,8 +62,10 @@ def test_bom_semicolons_crlf_and_quoted_fields(tmp_path: Path) -> None:
 
 
 def test_tab_separated(tmp_path: Path) -> None:
-    path = write(tmp_path / "list.tsv",
-                 "tel\tname\tcity\n201 555 0103\tCid\tNewark, NJ\n+12015550104\tDee\t\n")
+    path = write(
+        tmp_path / "list.tsv",
+        "tel\tname\tcity\n201 555 0103\tCid\tNewark, NJ\n+12015550104\tDee\t\n",
+    )
     contacts, rejects, _ = read_all(path)
     assert rejects == []
     assert [(c.e164, c.name, c.context) for c in contacts] == [
@@ -75,10 +82,13 @@ def test_phone_header_variants(tmp_path: Path, header: str) -> None:
 
 
 def test_phone_column_preference_and_context(tmp_path: Path) -> None:
-    path = write(tmp_path / "list.csv", (
-        "mobile,Phone,external_id,id,webhook_url,Team,team,\n"
-        "2015550106,2015550107,X9,7,https://hooks.example.com/a,red,blue,\n"
-    ))
+    path = write(
+        tmp_path / "list.csv",
+        (
+            "mobile,Phone,external_id,id,webhook_url,Team,team,\n"
+            "2015550106,2015550107,X9,7,https://hooks.example.com/a,red,blue,\n"
+        ),
+    )
     contacts, _, _ = read_all(path)
     [c] = contacts
     assert c.e164 == e164(7)  # `phone` outranks `mobile`
@@ -89,18 +99,21 @@ def test_phone_column_preference_and_context(tmp_path: Path) -> None:
 
 
 def test_junk_missing_duplicates_and_dnc(tmp_path: Path) -> None:
-    path = write(tmp_path / "list.csv", (
-        "phone,name\n"
-        "(201) 555-0110,first\n"        # 1 ok
-        "not a number,junk\n"           # 2 invalid
-        ",no number\n"                  # 3 missing
-        "+1 201 555 0110,again\n"       # 4 duplicate of 1
-        "201-555-0111,dnc\n"            # 5 do not call
-        "\n"                            # 6 blank line: skipped silently, still counted
-        ",\n"                           # 7 empty cells: the same
-        "12,short\n"                    # 8 invalid
-        "2015550112,ok\n"               # 9 ok
-    ))
+    path = write(
+        tmp_path / "list.csv",
+        (
+            "phone,name\n"
+            "(201) 555-0110,first\n"  # 1 ok
+            "not a number,junk\n"  # 2 invalid
+            ",no number\n"  # 3 missing
+            "+1 201 555 0110,again\n"  # 4 duplicate of 1
+            "201-555-0111,dnc\n"  # 5 do not call
+            "\n"  # 6 blank line: skipped silently, still counted
+            ",\n"  # 7 empty cells: the same
+            "12,short\n"  # 8 invalid
+            "2015550112,ok\n"  # 9 ok
+        ),
+    )
     contacts, rejects, batches = read_all(path, dnc={e164(11)})
     assert [(c.row, c.e164) for c in contacts] == [(1, e164(10)), (9, e164(12))]
     assert [(r.row, r.raw_phone, r.reason) for r in rejects] == [
@@ -134,18 +147,22 @@ def test_row_numbers_and_duplicates_across_chunks(tmp_path: Path) -> None:
 
 
 def normalise_us(raw: str) -> str:
-    return phonenumbers.format_number(phonenumbers.parse(raw, "US"),
-                                      phonenumbers.PhoneNumberFormat.E164)
+    return phonenumbers.format_number(
+        phonenumbers.parse(raw, "US"), phonenumbers.PhoneNumberFormat.E164
+    )
 
 
 def test_malformed_rows_keep_numbering(tmp_path: Path) -> None:
-    path = write(tmp_path / "list.csv", (
-        "phone,name\n"
-        "2015550120,a\n"
-        "2015550121,b,extra,fields\n"   # 2: more fields than the header
-        "2015550122\n"                  # 3: fewer is fine
-        "2015550123,d,x\n"              # 4: malformed
-    ))
+    path = write(
+        tmp_path / "list.csv",
+        (
+            "phone,name\n"
+            "2015550120,a\n"
+            "2015550121,b,extra,fields\n"  # 2: more fields than the header
+            "2015550122\n"  # 3: fewer is fine
+            "2015550123,d,x\n"  # 4: malformed
+        ),
+    )
     contacts, rejects, batches = read_all(path, chunk_rows=1)
     assert [(c.row, c.e164) for c in contacts] == [(1, e164(20)), (3, e164(22))]
     assert [(r.row, r.reason) for r in rejects] == [
@@ -156,16 +173,17 @@ def test_malformed_rows_keep_numbering(tmp_path: Path) -> None:
 
 
 def test_bad_timezone_falls_back_to_the_numbers_zones(tmp_path: Path) -> None:
-    path = write(tmp_path / "list.csv", (
-        "phone,timezone\n"
-        "2015550130,America/Chicago\n"
-        "2015550131,Mars/Olympus\n"
-        "2015550132,\n"
-    ))
+    path = write(
+        tmp_path / "list.csv",
+        ("phone,timezone\n2015550130,America/Chicago\n2015550131,Mars/Olympus\n2015550132,\n"),
+    )
     contacts, rejects, batches = read_all(path)
     assert rejects == []
     assert [c.timezones for c in contacts] == [
-        ("America/Chicago",), ("America/New_York",), ("America/New_York",)]
+        ("America/Chicago",),
+        ("America/New_York",),
+        ("America/New_York",),
+    ]
     assert sum(b.bad_timezones for b in batches) == 1
 
 
@@ -174,10 +192,13 @@ def test_multi_zone_number_and_foreign_numbers(tmp_path: Path) -> None:
     gb = phonenumbers.example_number("GB")
     assert toll_free is not None and gb is not None
     fmt = phonenumbers.PhoneNumberFormat.INTERNATIONAL
-    path = write(tmp_path / "list.csv", (
-        f"phone\n{phonenumbers.format_number(toll_free, fmt)}\n"
-        f"{phonenumbers.format_number(gb, fmt)}\n"
-    ))
+    path = write(
+        tmp_path / "list.csv",
+        (
+            f"phone\n{phonenumbers.format_number(toll_free, fmt)}\n"
+            f"{phonenumbers.format_number(gb, fmt)}\n"
+        ),
+    )
     contacts, rejects, _ = read_all(path)
     assert rejects == []
     assert len(contacts[0].timezones) > 1
@@ -196,21 +217,26 @@ def test_national_numbers_read_in_region(tmp_path: Path) -> None:
 
 
 def test_no_phone_column_is_a_one_line_error(tmp_path: Path) -> None:
-    path = write(tmp_path / "people.csv", "a,b,\"c\nd\"\n1,2,3\n")
+    path = write(tmp_path / "people.csv", 'a,b,"c\nd"\n1,2,3\n')
     with pytest.raises(InputFileError) as info:
         read_contacts(path, hash_key=KEY)
     message = str(info.value)
     assert "\n" not in message
-    assert message == (f"{path}: no phone column: expected one of phone, phone_number, number, "
-                       "mobile, tel; found: a, b, c d")
+    assert message == (
+        f"{path}: no phone column: expected one of phone, phone_number, number, "
+        "mobile, tel; found: a, b, c d"
+    )
 
 
-@pytest.mark.parametrize(("content", "problem"), [
-    (b"", "empty"),
-    (b"\xef\xbb\xbf\r\n  \n", "empty"),
-    (b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00", "binary"),
-    (b"phone,name\n2015550140,Jos\xe9\n", "not UTF-8"),
-])
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (b"", "empty"),
+        (b"\xef\xbb\xbf\r\n  \n", "empty"),
+        (b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00", "binary"),
+        (b"phone,name\n2015550140,Jos\xe9\n", "not UTF-8"),
+    ],
+)
 def test_unusable_files(tmp_path: Path, content: bytes, problem: str) -> None:
     path = tmp_path / "list.csv"
     path.write_bytes(content)
@@ -232,8 +258,9 @@ def test_header_only_yields_nothing(tmp_path: Path) -> None:
 
 
 def test_load_dnc_csv_and_plain(tmp_path: Path) -> None:
-    csv_file = write(tmp_path / "dnc.csv", "Name;Mobile\nA;(201) 555-0150\nB;junk\nC;\n",
-                     bom=True, crlf=True)
+    csv_file = write(
+        tmp_path / "dnc.csv", "Name;Mobile\nA;(201) 555-0150\nB;junk\nC;\n", bom=True, crlf=True
+    )
     assert load_dnc(csv_file) == {e164(50)}
     plain = write(tmp_path / "dnc.txt", "# opted out\n201-555-0151\n\n+1 201 555 0152\nnope\n")
     assert load_dnc(plain) == {e164(51), e164(52)}

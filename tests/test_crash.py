@@ -50,11 +50,34 @@ class Runs:
 
     async def start(self) -> None:
         self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "voicedial", "campaign", "run", str(self.csv), "--name",
-            "crash", "--cps", "20", "--max-concurrent", "2", "--max-attempts", "1", "--port",
-            str(self.port), "--no-live", "--days", "mon-sun", "--hours", "08:00-21:00",
-            "--idle-exit", "5s", env=self.env, cwd=self.cwd,
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+            sys.executable,
+            "-m",
+            "voicedial",
+            "campaign",
+            "run",
+            str(self.csv),
+            "--name",
+            "crash",
+            "--cps",
+            "20",
+            "--max-concurrent",
+            "2",
+            "--max-attempts",
+            "1",
+            "--port",
+            str(self.port),
+            "--no-live",
+            "--days",
+            "mon-sun",
+            "--hours",
+            "08:00-21:00",
+            "--idle-exit",
+            "5s",
+            env=self.env,
+            cwd=self.cwd,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )
 
     async def kill(self) -> None:
         assert self.proc is not None
@@ -72,8 +95,10 @@ async def test_killed_runs_lose_no_profile(redis_url: str, tmp_path: Path) -> No
     numbers = fictional_numbers(6)
     zone = zone_at_midday()
     csv = tmp_path / "crash.csv"
-    csv.write_text("id,name,phone,timezone\n" + "".join(
-        f"X{i},Person {i},{n},{zone}\n" for i, n in enumerate(numbers)))
+    csv.write_text(
+        "id,name,phone,timezone\n"
+        + "".join(f"X{i},Person {i},{n},{zone}\n" for i, n in enumerate(numbers))
+    )
     receiver = Receiver()
     client = aioredis.from_url(redis_url)
     keys = CampaignKeys("crash")
@@ -89,21 +114,31 @@ async def test_killed_runs_lose_no_profile(redis_url: str, tmp_path: Path) -> No
             await client.zadd(keys.inflight, dict.fromkeys(held, 0))
 
     try:
-        async with emulator({n: cooperative(n) for n in numbers}, speed=60) as (emu, api), \
-                running_server(receiver.app) as hooks:
+        async with (
+            emulator({n: cooperative(n) for n in numbers}, speed=60) as (emu, api),
+            running_server(receiver.app) as hooks,
+        ):
             env = sim_env(api, redis_url, home)
-            env.update({"VOICEDIAL_WEBHOOK_URL": f"{hooks}/hook",
-                        "VOICEDIAL_WEBHOOK_SECRET": SECRET,
-                        "VOICEDIAL_ALLOW_PRIVATE_WEBHOOKS": "true",
-                        "VOICEDIAL_WEBHOOK_SCHEDULE": "0,0.2s,0.5s,1s,2s,5s"})
+            env.update(
+                {
+                    "VOICEDIAL_WEBHOOK_URL": f"{hooks}/hook",
+                    "VOICEDIAL_WEBHOOK_SECRET": SECRET,
+                    "VOICEDIAL_ALLOW_PRIVATE_WEBHOOKS": "true",
+                    "VOICEDIAL_WEBHOOK_SCHEDULE": "0,0.2s,0.5s,1s,2s,5s",
+                }
+            )
             runs = Runs(csv, env, tmp_path)
 
             # 1. mid-call: a call is answered and the interview under way.
             await runs.start()
 
             async def talking() -> bool:
-                return any(c.status == "in-progress" and c.started_at is not None
-                           and time.time() - c.started_at > 0.05 for c in emu.calls.values())
+                return any(
+                    c.status == "in-progress"
+                    and c.started_at is not None
+                    and time.time() - c.started_at > 0.05
+                    for c in emu.calls.values()
+                )
 
             await until(talking, "a call in progress")
             await runs.kill()
@@ -128,10 +163,14 @@ async def test_killed_runs_lose_no_profile(redis_url: str, tmp_path: Path) -> No
                 await asyncio.wait_for(receiver.arrived.wait(), 30)
             except TimeoutError:
                 state = await snapshot(client, "crash")
-                code, err = (await runs.finish(5)) if runs.proc and \
-                    runs.proc.returncode is not None else (None, "still running")
-                raise AssertionError(f"no delivery in run 3: exit {code}, {err}, "
-                                     f"{state['states']} {state['outbox']}") from None
+                code, err = (
+                    (await runs.finish(5))
+                    if runs.proc and runs.proc.returncode is not None
+                    else (None, "still running")
+                )
+                raise AssertionError(
+                    f"no delivery in run 3: exit {code}, {err}, {state['states']} {state['outbox']}"
+                ) from None
             await runs.kill()
             receiver.hold.set()
             receiver.hold = None
@@ -153,8 +192,11 @@ async def test_killed_runs_lose_no_profile(redis_url: str, tmp_path: Path) -> No
         await client.aclose()
     assert status["remaining"] == 0
     assert status["outbox"]["pending"] == 0 and status["outbox"]["dead"] == 0
-    events = {event["call_id"] for event in (json.loads(f[b"event"]) for _, f in stream)
-              if event["type"] == "worker_profile.completed"}
+    events = {
+        event["call_id"]
+        for event in (json.loads(f[b"event"]) for _, f in stream)
+        if event["type"] == "worker_profile.completed"
+    }
     assert events == consented and len(events) >= 2
     assert status["outbox"]["stored"] >= len(events)
     stored = {p.parent.name for p in (home / "data").rglob("worker_profile.json")}

@@ -38,8 +38,9 @@ class Receiver:
     """A customer endpoint: verifies each request, fails the first `fail_first` attempts of
     every event (with `status` and an optional Retry-After), and may hold requests open."""
 
-    def __init__(self, *, fail_first: int = 0, status: int = 503,
-                 retry_after: str | None = None) -> None:
+    def __init__(
+        self, *, fail_first: int = 0, status: int = 503, retry_after: str | None = None
+    ) -> None:
         self.verifier = Webhook(SECRET)
         self.fail_first = fail_first
         self.status = status
@@ -96,18 +97,35 @@ async def redis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
 def make_event(n: int, url: str | None, campaign: str = "deliv") -> dict[str, Any]:
     """A profile event shaped like the one `outcomes.settle_call` builds."""
     call_id = f"CA{n:032x}"
-    profile = {"schema_version": 1, "campaign": campaign, "call_id": call_id,
-               "contact_id": f"k{n}", "external_id": f"X{n}", "phone_hash": f"{n:064x}",
-               "consent_given": True, "disposition": "completed", "name": "Jo Test",
-               "current_job": {"title": "Welder", "company": "Acme", "start_year": 2018},
-               "skills": ["welding"], "call": {"ended_at": "2026-11-25T10:00:00Z"}}
-    return {"type": "worker_profile.completed", "campaign": campaign, "call_id": call_id,
-            "contact_id": f"k{n}", "external_id": f"X{n}", "webhook_url": url,
-            "profile": profile, "transcript": {"call_id": call_id, "turns": []}}
+    profile = {
+        "schema_version": 1,
+        "campaign": campaign,
+        "call_id": call_id,
+        "contact_id": f"k{n}",
+        "external_id": f"X{n}",
+        "phone_hash": f"{n:064x}",
+        "consent_given": True,
+        "disposition": "completed",
+        "name": "Jo Test",
+        "current_job": {"title": "Welder", "company": "Acme", "start_year": 2018},
+        "skills": ["welding"],
+        "call": {"ended_at": "2026-11-25T10:00:00Z"},
+    }
+    return {
+        "type": "worker_profile.completed",
+        "campaign": campaign,
+        "call_id": call_id,
+        "contact_id": f"k{n}",
+        "external_id": f"X{n}",
+        "webhook_url": url,
+        "profile": profile,
+        "transcript": {"call_id": call_id, "turns": []},
+    }
 
 
-async def enqueue(redis: aioredis.Redis, events: list[dict[str, Any]],
-                  campaign: str = "deliv") -> None:
+async def enqueue(
+    redis: aioredis.Redis, events: list[dict[str, Any]], campaign: str = "deliv"
+) -> None:
     """Queue events as finish.lua does (the entry, and one more in `stats.events`)."""
     keys = CampaignKeys(campaign)
     await redis.sadd(CAMPAIGNS, campaign)  # as `campaign run` registers it
@@ -127,13 +145,26 @@ async def outbox_for(redis: aioredis.Redis) -> AsyncIterator[OutboxFactory]:
     at the end."""
     made: list[WebhookSender] = []
 
-    def make(storage: Storage, *, consumer: str = "w1", schedule: RetrySchedule = FAST,
-             allow_private: bool = True, audit: Audit | None = None) -> Outbox:
-        sender = WebhookSender(secret=SECRET, allow_private=allow_private, schedule=schedule,
-                               timeout_s=5)
+    def make(
+        storage: Storage,
+        *,
+        consumer: str = "w1",
+        schedule: RetrySchedule = FAST,
+        allow_private: bool = True,
+        audit: Audit | None = None,
+    ) -> Outbox:
+        sender = WebhookSender(
+            secret=SECRET, allow_private=allow_private, schedule=schedule, timeout_s=5
+        )
         made.append(sender)
-        return Outbox(redis=redis, campaign="deliv", storage=storage, consumer=consumer,
-                      sender=sender, audit=audit)
+        return Outbox(
+            redis=redis,
+            campaign="deliv",
+            storage=storage,
+            consumer=consumer,
+            sender=sender,
+            audit=audit,
+        )
 
     yield make
     for sender in made:
@@ -141,7 +172,8 @@ async def outbox_for(redis: aioredis.Redis) -> AsyncIterator[OutboxFactory]:
 
 
 async def test_every_event_stored_and_delivered_signed(
-        redis: aioredis.Redis, outbox_for: OutboxFactory, tmp_path: Path) -> None:
+    redis: aioredis.Redis, outbox_for: OutboxFactory, tmp_path: Path
+) -> None:
     storage = FileStorage(tmp_path / "data")
     audit = Audit(storage, campaign="deliv", worker="w1")
     receiver = Receiver()
@@ -155,25 +187,35 @@ async def test_every_event_stored_and_delivered_signed(
     body = receiver.delivered[f"msg_{events[0]['call_id']}"]
     assert body["type"] == "worker_profile.completed"
     assert body["timestamp"] == "2026-11-25T10:00:00Z"
-    assert body["data"] == {"campaign": "deliv", "call_id": events[0]["call_id"],
-                            "external_id": "X0", "profile": events[0]["profile"]}
+    assert body["data"] == {
+        "campaign": "deliv",
+        "call_id": events[0]["call_id"],
+        "external_id": "X0",
+        "profile": events[0]["profile"],
+    }
     for event in events:
         day = tmp_path / "data/calls/profiles/2026-11-25" / event["call_id"]
         assert json.loads((day / "worker_profile.json").read_text()) == event["profile"]
-        assert (tmp_path / "data/calls/transcripts/2026-11-25" / event["call_id"]
-                / "transcript.json").exists()
+        assert (
+            tmp_path / "data/calls/transcripts/2026-11-25" / event["call_id"] / "transcript.json"
+        ).exists()
     status = await snapshot(redis, "deliv")
     assert status["outbox"] == {"pending": 0, "stored": 5, "delivered": 5, "dead": 0}
     await audit.flush()
-    rows = [json.loads(line) for p in (tmp_path / "data/audit").rglob("*.jsonl")
-            for line in p.read_text().splitlines()]
-    assert sorted(r["event"] for r in rows) == (["consent_given"] * 5 + ["profile_stored"] * 5
-                                                + ["webhook_delivered"] * 5)
+    rows = [
+        json.loads(line)
+        for p in (tmp_path / "data/audit").rglob("*.jsonl")
+        for line in p.read_text().splitlines()
+    ]
+    assert sorted(r["event"] for r in rows) == (
+        ["consent_given"] * 5 + ["profile_stored"] * 5 + ["webhook_delivered"] * 5
+    )
     assert all(r["phone_hash"] and r["call_id"] for r in rows)
 
 
 async def test_failing_receiver_gets_every_event_with_the_same_id(
-        redis: aioredis.Redis, outbox_for: OutboxFactory, tmp_path: Path) -> None:
+    redis: aioredis.Redis, outbox_for: OutboxFactory, tmp_path: Path
+) -> None:
     receiver = Receiver(fail_first=3, status=500)
     async with running_server(receiver.app) as base:
         events = [make_event(n, f"{base}/hook") for n in range(4)]
@@ -189,7 +231,8 @@ async def test_failing_receiver_gets_every_event_with_the_same_id(
 
 
 async def test_retries_do_not_hold_up_other_events(
-        redis: aioredis.Redis, outbox_for: OutboxFactory, tmp_path: Path) -> None:
+    redis: aioredis.Redis, outbox_for: OutboxFactory, tmp_path: Path
+) -> None:
     down, up = Receiver(fail_first=100), Receiver()
     slow = RetrySchedule(delays_s=(0, 30, 30), jitter=0)
     async with running_server(down.app) as bad, running_server(up.app) as good:
@@ -211,20 +254,23 @@ async def test_retries_do_not_hold_up_other_events(
 
 
 async def test_retry_after_is_honoured(
-        redis: aioredis.Redis, outbox_for: OutboxFactory, tmp_path: Path) -> None:
+    redis: aioredis.Redis, outbox_for: OutboxFactory, tmp_path: Path
+) -> None:
     receiver = Receiver(fail_first=1, status=429, retry_after="1")
     async with running_server(receiver.app) as base:
         event = make_event(0, f"{base}/hook")
         await enqueue(redis, [event])
-        outbox = outbox_for(FileStorage(tmp_path / "data"),
-                            schedule=RetrySchedule(delays_s=(0, 0.01), jitter=0))
+        outbox = outbox_for(
+            FileStorage(tmp_path / "data"), schedule=RetrySchedule(delays_s=(0, 0.01), jitter=0)
+        )
         assert await outbox.drain(5) == 0
     first, second = receiver.tries(f"msg_{event['call_id']}")
     assert 0.95 <= second - first < 2.5
 
 
 async def test_dead_letter_then_replay_delivers(
-        redis: aioredis.Redis, outbox_for: OutboxFactory, tmp_path: Path) -> None:
+    redis: aioredis.Redis, outbox_for: OutboxFactory, tmp_path: Path
+) -> None:
     storage = FileStorage(tmp_path / "data")
     audit = Audit(storage, campaign="deliv", worker="w1")
     receiver = Receiver(fail_first=2, status=503)
@@ -232,8 +278,9 @@ async def test_dead_letter_then_replay_delivers(
     async with running_server(receiver.app) as base:
         event = make_event(0, f"{base}/hook")
         await enqueue(redis, [event])
-        outbox = outbox_for(storage, audit=audit,
-                            schedule=RetrySchedule(delays_s=(0, 0.02), jitter=0))
+        outbox = outbox_for(
+            storage, audit=audit, schedule=RetrySchedule(delays_s=(0, 0.02), jitter=0)
+        )
         assert await outbox.drain(5) == 0
         dead = json.loads(await redis.hget(keys.dead, event["call_id"]))
         assert (dead["error"], dead["status"], dead["attempts"]) == ("HTTP 503", 503, 2)
@@ -252,7 +299,8 @@ async def test_dead_letter_then_replay_delivers(
 
 
 async def test_private_address_is_refused_dead_lettered_and_reported(
-        redis: aioredis.Redis, outbox_for: OutboxFactory, tmp_path: Path) -> None:
+    redis: aioredis.Redis, outbox_for: OutboxFactory, tmp_path: Path
+) -> None:
     receiver = Receiver()
     keys = CampaignKeys("deliv")
     async with running_server(receiver.app) as base:
@@ -274,7 +322,8 @@ async def test_private_address_is_refused_dead_lettered_and_reported(
 
 
 async def test_without_webhook_url_storing_is_the_whole_job(
-        redis: aioredis.Redis, outbox_for: OutboxFactory, tmp_path: Path) -> None:
+    redis: aioredis.Redis, outbox_for: OutboxFactory, tmp_path: Path
+) -> None:
     await enqueue(redis, [make_event(0, None)])
     outbox = outbox_for(FileStorage(tmp_path / "data"))
     assert await outbox.drain(5) == 0
@@ -283,7 +332,8 @@ async def test_without_webhook_url_storing_is_the_whole_job(
 
 
 async def test_profiles_are_held_while_storage_fails(
-        redis: aioredis.Redis, outbox_for: OutboxFactory, tmp_path: Path) -> None:
+    redis: aioredis.Redis, outbox_for: OutboxFactory, tmp_path: Path
+) -> None:
     root = tmp_path / "data"
     root.write_text("storage is down: a file where the folder should be")
     receiver = Receiver()
@@ -305,7 +355,8 @@ async def test_profiles_are_held_while_storage_fails(
 
 
 async def test_events_of_a_dead_worker_are_taken_over_not_a_live_ones(
-        redis: aioredis.Redis, outbox_for: OutboxFactory, tmp_path: Path) -> None:
+    redis: aioredis.Redis, outbox_for: OutboxFactory, tmp_path: Path
+) -> None:
     receiver = Receiver()
     keys = CampaignKeys("deliv")
     async with running_server(receiver.app) as base:
@@ -320,13 +371,16 @@ async def test_events_of_a_dead_worker_are_taken_over_not_a_live_ones(
         await redis.xreadgroup(OUTBOX_GROUP, "busy", {keys.outbox: ">"}, count=10)
         assert await outbox.drain(1.5) == 1
     assert list(receiver.delivered) == [f"msg_{make_event(0, None)['call_id']}"]
-    consumers = {c["name"].decode(): c["pending"]
-                 for c in await redis.xinfo_consumers(keys.outbox, OUTBOX_GROUP)}
+    consumers = {
+        c["name"].decode(): c["pending"]
+        for c in await redis.xinfo_consumers(keys.outbox, OUTBOX_GROUP)
+    }
     assert consumers["busy"] == 1 and consumers.get("killed", 0) == 0
 
 
 async def test_several_workers_deliver_each_retry_once(
-        redis: aioredis.Redis, outbox_for: OutboxFactory, tmp_path: Path) -> None:
+    redis: aioredis.Redis, outbox_for: OutboxFactory, tmp_path: Path
+) -> None:
     receiver = Receiver(fail_first=1)
     async with running_server(receiver.app) as base:
         events = [make_event(n, f"{base}/hook") for n in range(30)]
@@ -344,12 +398,14 @@ async def test_several_workers_deliver_each_retry_once(
 
 
 async def test_drain_does_not_wait_for_retries_due_later(
-        redis: aioredis.Redis, outbox_for: OutboxFactory, tmp_path: Path) -> None:
+    redis: aioredis.Redis, outbox_for: OutboxFactory, tmp_path: Path
+) -> None:
     receiver = Receiver(fail_first=5)
     async with running_server(receiver.app) as base:
         await enqueue(redis, [make_event(0, f"{base}/hook")])
-        outbox = outbox_for(FileStorage(tmp_path / "data"),
-                            schedule=RetrySchedule(delays_s=(0, 3600)))
+        outbox = outbox_for(
+            FileStorage(tmp_path / "data"), schedule=RetrySchedule(delays_s=(0, 3600))
+        )
         started = time.monotonic()
         assert await outbox.drain(5) == 1
     assert time.monotonic() - started < 2

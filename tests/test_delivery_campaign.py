@@ -24,7 +24,8 @@ from voicedial.state.keys import CampaignKeys
 
 @pytest.mark.timeout(60)
 async def test_s3_outage_during_a_campaign_loses_no_profile(
-        redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     s3 = S3Server()
     s3.start()
     bucket = s3_environment(monkeypatch, s3)
@@ -33,23 +34,36 @@ async def test_s3_outage_during_a_campaign_loses_no_profile(
     receiver = Receiver()
     client = aioredis.from_url(redis_url)
     try:
-        async with emulator({n: cooperative(n) for n in numbers}) as (_, api), \
-                running_server(receiver.app) as hooks:
+        async with (
+            emulator({n: cooperative(n) for n in numbers}) as (_, api),
+            running_server(receiver.app) as hooks,
+        ):
             for name, value in {
-                "TWILIO_ACCOUNT_SID": SIM_ACCOUNT_SID, "TWILIO_AUTH_TOKEN": SIM_AUTH_TOKEN,
-                "VOICEDIAL_TWILIO_API_URL": api, "VOICEDIAL_HOME": str(tmp_path / "home"),
-                "VOICEDIAL_STORAGE_URL": f"s3://{bucket}/vd", "VOICEDIAL_WEBHOOK_SECRET": SECRET,
+                "TWILIO_ACCOUNT_SID": SIM_ACCOUNT_SID,
+                "TWILIO_AUTH_TOKEN": SIM_AUTH_TOKEN,
+                "VOICEDIAL_TWILIO_API_URL": api,
+                "VOICEDIAL_HOME": str(tmp_path / "home"),
+                "VOICEDIAL_STORAGE_URL": f"s3://{bucket}/vd",
+                "VOICEDIAL_WEBHOOK_SECRET": SECRET,
                 "VOICEDIAL_ALLOW_PRIVATE_WEBHOOKS": "true",
             }.items():
                 monkeypatch.setenv(name, value)
             settings = load_settings()
-            options = CampaignOptions(name="outage", from_number=CALLER_ID,
-                                      account_sid=SIM_ACCOUNT_SID, provider="twilio",
-                                      windows_enforced=False, cps=50, max_concurrent=10,
-                                      max_attempts=1, webhook_url=f"{hooks}/hook")
+            options = CampaignOptions(
+                name="outage",
+                from_number=CALLER_ID,
+                account_sid=SIM_ACCOUNT_SID,
+                provider="twilio",
+                windows_enforced=False,
+                cps=50,
+                max_concurrent=10,
+                max_attempts=1,
+                webhook_url=f"{hooks}/hook",
+            )
             s3.stop()
-            run = asyncio.create_task(run_campaign(
-                settings, RunRequest(csv=csv, options=options, port=0), Collector()))
+            run = asyncio.create_task(
+                run_campaign(settings, RunRequest(csv=csv, options=options, port=0), Collector())
+            )
             keys = CampaignKeys("outage")
             deadline = time.monotonic() + 30
             while await client.zcard(keys.retry) < len(numbers):  # every profile held
@@ -66,8 +80,10 @@ async def test_s3_outage_during_a_campaign_loses_no_profile(
     try:
         s3_client = boto3.client("s3", endpoint_url=s3.url)
         listed = s3_client.list_objects_v2(Bucket=bucket, Prefix="vd/")["Contents"]
-        objects = {o["Key"]: s3_client.get_object(Bucket=bucket, Key=o["Key"])["Body"].read()
-                   for o in listed}
+        objects = {
+            o["Key"]: s3_client.get_object(Bucket=bucket, Key=o["Key"])["Body"].read()
+            for o in listed
+        }
     finally:
         s3.stop()
     profiles = [k for k in objects if k.endswith("/worker_profile.json")]

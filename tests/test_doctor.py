@@ -27,25 +27,33 @@ def _free_port() -> int:
 async def _models(request: Request) -> JSONResponse:
     if request.headers.get("authorization") != "Bearer sk-good":
         return JSONResponse({"error": {"message": "bad key", "type": "auth"}}, status_code=401)
-    return JSONResponse({"object": "list", "data": [
-        {"id": "gpt-4o-mini", "object": "model", "created": 0, "owned_by": "local"}]})
+    return JSONResponse(
+        {
+            "object": "list",
+            "data": [{"id": "gpt-4o-mini", "object": "model", "created": 0, "owned_by": "local"}],
+        }
+    )
 
 
 @pytest.fixture
-async def working(redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-                  ) -> AsyncIterator[int]:
+async def working(
+    redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[int]:
     """Every part configured and reachable; yields the callback port to check."""
     port = _free_port()
     openai_app = Starlette(routes=[Route("/v1/models", _models)])
     async with emulator() as (_, api_url), running_server(openai_app) as openai_url:
         for name, value in {
-            "TWILIO_ACCOUNT_SID": SIM_ACCOUNT_SID, "TWILIO_AUTH_TOKEN": SIM_AUTH_TOKEN,
-            "TWILIO_PHONE_NUMBER": CALLER_ID, "VOICEDIAL_TWILIO_API_URL": api_url,
+            "TWILIO_ACCOUNT_SID": SIM_ACCOUNT_SID,
+            "TWILIO_AUTH_TOKEN": SIM_AUTH_TOKEN,
+            "TWILIO_PHONE_NUMBER": CALLER_ID,
+            "VOICEDIAL_TWILIO_API_URL": api_url,
             "VOICEDIAL_PUBLIC_URL": f"http://127.0.0.1:{port}",
             "VOICEDIAL_STORAGE_URL": f"file://{tmp_path / 'data'}",
             "VOICEDIAL_WEBHOOK_URL": "https://hooks.example.com/in",
             "VOICEDIAL_WEBHOOK_SECRET": "whsec_" + "A" * 32,
-            "OPENAI_API_KEY": "sk-good", "OPENAI_BASE_URL": openai_url + "/v1",
+            "OPENAI_API_KEY": "sk-good",
+            "OPENAI_BASE_URL": openai_url + "/v1",
         }.items():
             monkeypatch.setenv(name, value)
         yield port
@@ -58,21 +66,30 @@ def _by_name(checks: list[Check]) -> dict[str, Check]:
 async def test_everything_ok(working: int) -> None:
     checks = _by_name(await run_doctor(load_settings(), port=working))
     assert {n: c.status for n, c in checks.items()} == {
-        "redis": "ok", "twilio": "ok", "public url": "ok", "storage": "ok", "webhook": "ok",
-        "openai": "ok"}
+        "redis": "ok",
+        "twilio": "ok",
+        "public url": "ok",
+        "storage": "ok",
+        "webhook": "ok",
+        "openai": "ok",
+    }
     assert "reaches this machine" in checks["public url"].detail
 
 
-@pytest.mark.parametrize("name, value, check", [
-    ("REDIS_URL", "redis://127.0.0.1:1/0", "redis"),
-    ("TWILIO_AUTH_TOKEN", "wrong-token", "twilio"),
-    ("VOICEDIAL_PUBLIC_URL", "http://127.0.0.1:1", "public url"),
-    ("VOICEDIAL_STORAGE_URL", "ftp://nowhere/x", "storage"),
-    ("VOICEDIAL_WEBHOOK_SECRET", "not-a-secret", "webhook"),
-    ("OPENAI_API_KEY", "sk-bad", "openai"),
-])
-async def test_each_broken_part_fails_with_a_fix(working: int, monkeypatch: pytest.MonkeyPatch,
-                                                name: str, value: str, check: str) -> None:
+@pytest.mark.parametrize(
+    "name, value, check",
+    [
+        ("REDIS_URL", "redis://127.0.0.1:1/0", "redis"),
+        ("TWILIO_AUTH_TOKEN", "wrong-token", "twilio"),
+        ("VOICEDIAL_PUBLIC_URL", "http://127.0.0.1:1", "public url"),
+        ("VOICEDIAL_STORAGE_URL", "ftp://nowhere/x", "storage"),
+        ("VOICEDIAL_WEBHOOK_SECRET", "not-a-secret", "webhook"),
+        ("OPENAI_API_KEY", "sk-bad", "openai"),
+    ],
+)
+async def test_each_broken_part_fails_with_a_fix(
+    working: int, monkeypatch: pytest.MonkeyPatch, name: str, value: str, check: str
+) -> None:
     monkeypatch.setenv(name, value)
     checks = _by_name(await run_doctor(load_settings(), port=working))
     assert checks[check].status == "fail", checks[check]

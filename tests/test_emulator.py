@@ -39,7 +39,11 @@ async def test_create_fetch_and_status_callbacks(env: Env) -> None:
 
     statuses = env.agent.to("/status")
     assert [s["CallStatus"] for s in statuses] == [
-        "initiated", "ringing", "in-progress", "completed"]
+        "initiated",
+        "ringing",
+        "in-progress",
+        "completed",
+    ]
     assert [s["SequenceNumber"] for s in statuses] == ["0", "1", "2", "3"]
     final = statuses[-1]
     assert final["CallbackSource"] == "call-progress-events"
@@ -74,8 +78,9 @@ async def test_wrong_credentials_get_401(env: Env) -> None:
     client = make_client(env.emulator_url, token="wrong")
     try:
         with pytest.raises(TwilioRestException) as info:
-            await asyncio.to_thread(client.calls.create, to=HUMAN, from_=FROM,
-                                    url=env.agent.url("/voice"))
+            await asyncio.to_thread(
+                client.calls.create, to=HUMAN, from_=FROM, url=env.agent.url("/voice")
+            )
     finally:
         close_client(client)
     assert info.value.status == 401 and info.value.code == 20003
@@ -121,6 +126,7 @@ async def test_unanswered_calls(env: Env, to: str, final: str) -> None:
 
 
 # --- updates of live calls -----------------------------------------------------------
+
 
 async def test_hang_up_live_call_via_update(env: Env) -> None:
     env.agent.handler = long_pause
@@ -173,9 +179,17 @@ async def test_run_emulator_serves_standalone_until_cancelled() -> None:
     port = sock.getsockname()[1]
     sock.close()
     personas = Path(__file__).resolve().parent.parent / "examples" / "personas.jsonl"
-    task = asyncio.create_task(run_emulator(
-        host="127.0.0.1", port=port, account_sid=ACCOUNT, auth_token=TOKEN,
-        personas_path=str(personas), seed=1, speed=100))
+    task = asyncio.create_task(
+        run_emulator(
+            host="127.0.0.1",
+            port=port,
+            account_sid=ACCOUNT,
+            auth_token=TOKEN,
+            personas_path=str(personas),
+            seed=1,
+            speed=100,
+        )
+    )
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
             deadline = asyncio.get_running_loop().time() + 5

@@ -17,18 +17,22 @@ from tests.emulator_rig import (
 
 # --- TwiML ----------------------------------------------------------------------------------
 
+
 def interview(path: str, form: dict[str, str]) -> str:
-    questions = ["This call may be recorded. Is it okay to continue?",
-                 "Thanks. What do you currently do for a living?",
-                 "Any certifications or special skills?"]
+    questions = [
+        "This call may be recorded. Is it okay to continue?",
+        "Thanks. What do you currently do for a living?",
+        "Any certifications or special skills?",
+    ]
     turn = int(path.rsplit("/", 1)[-1]) if path.startswith("/turn/") else 0
     response = VoiceResponse()
     if turn >= len(questions):
         response.say("Thank you, goodbye.")
         response.hangup()
         return str(response)
-    gather = Gather(input="speech", action=f"turn/{turn + 1}", method="POST", timeout=3,
-                    speech_timeout="auto")
+    gather = Gather(
+        input="speech", action=f"turn/{turn + 1}", method="POST", timeout=3, speech_timeout="auto"
+    )
     gather.say(questions[turn])
     response.append(gather)
     response.say("We did not hear you.")
@@ -42,11 +46,13 @@ async def test_human_answers_gather_turns(env: Env) -> None:
     turns = [form for path, form in env.agent.requests if path.startswith("/turn/")]
     assert len(turns) == 3
     answers = [t["SpeechResult"] for t in turns]
-    assert "yes" in answers[0].lower() or "sure" in answers[0].lower() or \
-        "okay" in answers[0].lower()
+    assert (
+        "yes" in answers[0].lower() or "sure" in answers[0].lower() or "okay" in answers[0].lower()
+    )
     assert "Mercy General" in answers[1]
-    assert any(year in answers[1].lower()
-               for year in ("2019", "two thousand nineteen", "twenty nineteen"))
+    assert any(
+        year in answers[1].lower() for year in ("2019", "two thousand nineteen", "twenty nineteen")
+    )
     assert "Spanish" in answers[2]
     assert all(0.0 <= float(t["Confidence"]) <= 1.0 for t in turns)
     transcript = env.call(call.sid).transcript
@@ -77,8 +83,7 @@ async def test_silent_caller_and_action_on_empty_result(env: Env) -> None:
     def twiml(path: str, form: dict[str, str]) -> str:
         response = VoiceResponse()
         if path == "/voice":
-            gather = Gather(input="speech", action="/empty", timeout=2,
-                            action_on_empty_result=True)
+            gather = Gather(input="speech", action="/empty", timeout=2, action_on_empty_result=True)
             gather.say("Are you there?")
             response.append(gather)
         else:
@@ -141,10 +146,12 @@ async def test_relative_redirect_and_get_method(env: Env) -> None:
     assert env.call(call.sid).transcript == [("agent", "Step 2.")]
 
 
-@pytest.mark.parametrize(("status", "body", "code"), [(500, None, 11200),
-                                                      (200, "<Response><Say>", 12100)])
-async def test_application_errors_end_the_call(env: Env, status: int, body: str | None,
-                                               code: int) -> None:
+@pytest.mark.parametrize(
+    ("status", "body", "code"), [(500, None, 11200), (200, "<Response><Say>", 12100)]
+)
+async def test_application_errors_end_the_call(
+    env: Env, status: int, body: str | None, code: int
+) -> None:
     if body is None:
         env.agent.fail_with["/voice"] = status
     else:
@@ -157,10 +164,15 @@ async def test_application_errors_end_the_call(env: Env, status: int, body: str 
 
 # --- AMD, time limits ---------------------------------------------------------------
 
+
 async def test_async_amd_reports_machine_and_app_hangs_up(env: Env) -> None:
     env.agent.handler = long_pause
-    call = await env.create(MACHINE, machine_detection="DetectMessageEnd", async_amd="true",
-                            async_amd_status_callback=env.agent.url("/amd"))
+    call = await env.create(
+        MACHINE,
+        machine_detection="DetectMessageEnd",
+        async_amd="true",
+        async_amd_status_callback=env.agent.url("/amd"),
+    )
     await env.agent.wait_for(lambda: bool(env.agent.to("/amd")))
     [amd] = env.agent.to("/amd")
     assert amd["AnsweredBy"] == "machine_end_beep" and amd["CallSid"] == call.sid

@@ -19,18 +19,26 @@ PERSONAS = Path(__file__).resolve().parent / "personas"
 
 def _small_file(tmp_path: Path) -> Path:
     tuning = load_personas(PERSONAS / "tuning.jsonl")
-    wanted = {"Maria Garcia", "James Okafor", "Keiko Sato", "Bart Simmons", "Grace Hall",
-              "Omar Reyes"}
+    wanted = {
+        "Maria Garcia",
+        "James Okafor",
+        "Keiko Sato",
+        "Bart Simmons",
+        "Grace Hall",
+        "Omar Reyes",
+    }
     path = tmp_path / "small.jsonl"
-    path.write_text("".join(p.model_dump_json() + "\n" for p in tuning.values()
-                            if p.name in wanted))
+    path.write_text(
+        "".join(p.model_dump_json() + "\n" for p in tuning.values() if p.name in wanted)
+    )
     return path
 
 
 @pytest.mark.timeout(30)
 def test_eval_command_plays_personas_over_the_protocol(redis_url: str, tmp_path: Path) -> None:
-    result = CliRunner().invoke(app, ["eval", str(_small_file(tmp_path)), "--json",
-                                      "--speed", "200"])
+    result = CliRunner().invoke(
+        app, ["eval", str(_small_file(tmp_path)), "--json", "--speed", "200"]
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     metrics = {k: v["value"] for k, v in report["metrics"].items()}
@@ -67,23 +75,35 @@ def test_company_matching_is_normalised() -> None:
 
 
 def _persona(**kw: object) -> Persona:
-    base: dict[str, object] = {"phone": "+12015550150", "name": "Ann Lee", "jobs": [
-        {"title": "Welder", "company": "Acme Inc", "start_year": 2015, "end_year": None},
-        {"title": "Cook", "company": "Diner", "start_year": 2008, "end_year": 2012}]}
+    base: dict[str, object] = {
+        "phone": "+12015550150",
+        "name": "Ann Lee",
+        "jobs": [
+            {"title": "Welder", "company": "Acme Inc", "start_year": 2015, "end_year": None},
+            {"title": "Cook", "company": "Diner", "start_year": 2008, "end_year": 2012},
+        ],
+    }
     base.update(kw)
     return Persona.model_validate(base)
 
 
 def test_scoring_rules() -> None:
-    good = {"employment_history": [
-        {"title": "welder", "company": "ACME", "start_year": 2015, "end_year": None},
-        {"title": "line cook", "company": "The Diner", "start_year": 2008, "end_year": 2011}],
-        "employment_gaps": [{"start_year": 2011, "end_year": 2015}], "adversarial_score": 1.0,
-        "name": "Ann Lee"}
+    good = {
+        "employment_history": [
+            {"title": "welder", "company": "ACME", "start_year": 2015, "end_year": None},
+            {"title": "line cook", "company": "The Diner", "start_year": 2008, "end_year": 2011},
+        ],
+        "employment_gaps": [{"start_year": 2011, "end_year": 2015}],
+        "adversarial_score": 1.0,
+        "name": "Ann Lee",
+    }
     results = [
         PersonaResult(_persona(), "completed", good),
-        PersonaResult(_persona(phone="+12015550151", style="hostile"), "completed",
-                      {"adversarial_score": 7.5, "employment_history": []}),
+        PersonaResult(
+            _persona(phone="+12015550151", style="hostile"),
+            "completed",
+            {"adversarial_score": 7.5, "employment_history": []},
+        ),
         PersonaResult(_persona(phone="+12015550152", consent=False), "declined"),
         PersonaResult(_persona(phone="+12015550153", opt_out=True), "opted_out", on_dnc=False),
     ]

@@ -26,7 +26,8 @@ def test_touching_periods_are_no_gap() -> None:
 def test_current_job_runs_to_now() -> None:
     assert find_gaps([Period(2015, None)], now_year=NOW) == []
     assert merge_periods([Period(2010, 2016), Period(2015, None)], now_year=NOW) == [
-        Period(2010, None)]
+        Period(2010, None)
+    ]
 
 
 def test_gap_up_to_now_when_not_working() -> None:
@@ -36,8 +37,10 @@ def test_gap_up_to_now_when_not_working() -> None:
 def test_threshold_is_strictly_more_than_twelve_months() -> None:
     periods = [Period(2005, 2010), Period(2011, 2015), Period(2017, None)]
     assert find_gaps(periods, now_year=NOW) == [Gap(2015, 2017)]
-    assert find_gaps(periods, now_year=NOW, threshold_months=0) == [Gap(2010, 2011),
-                                                                    Gap(2015, 2017)]
+    assert find_gaps(periods, now_year=NOW, threshold_months=0) == [
+        Gap(2010, 2011),
+        Gap(2015, 2017),
+    ]
     assert find_gaps(periods, now_year=NOW, threshold_months=24) == []
 
 

@@ -23,20 +23,34 @@ from voicedial.emulator import Persona
 from voicedial.state.snapshot import STATUS_SCHEMA, snapshot
 
 SNAPSHOT: dict[str, Any] = {
-    "schema_version": 1, "campaign": "spring-hiring", "exists": True, "control": "running",
-    "provider": "twilio", "states": {"pending": 120, "in_call": 3, "completed": 41,
-                                     "no_answer": 6, "waiting_window": 30},
-    "attempts": {"pending": 0, "in_call": 4, "completed": 47, "no_answer": 18,
-                 "waiting_window": 0},
-    "contacts": 200, "remaining": 153, "done": False, "calls_placed": 55,
+    "schema_version": 1,
+    "campaign": "spring-hiring",
+    "exists": True,
+    "control": "running",
+    "provider": "twilio",
+    "states": {"pending": 120, "in_call": 3, "completed": 41, "no_answer": 6, "waiting_window": 30},
+    "attempts": {"pending": 0, "in_call": 4, "completed": 47, "no_answer": 18, "waiting_window": 0},
+    "contacts": 200,
+    "remaining": 153,
+    "done": False,
+    "calls_placed": 55,
     "pace": {"target_cps": 1.0, "cps_10s": 0.9, "cps_60s": 0.97},
-    "concurrency": {"active": 3, "cap": 10}, "due_now": 120, "next_due_at": 1_790_000_000_000,
+    "concurrency": {"active": 3, "cap": 10},
+    "due_now": 120,
+    "next_due_at": 1_790_000_000_000,
     "outbox": {"pending": 2, "stored": 39, "delivered": 38, "dead": 1},
-    "recent": [{"at": 1, "contact": "4f9a1c2b3d4e", "disposition": "completed", "attempt": 1,
-                "duration_s": 171}],
-    "in_progress": [{"contact": "a1b2c3d4e5f6", "state": "in_call", "elapsed_s": 95,
-                     "turns": 7}],
-    "queue_time_ms": 0, "eta_s": 158,
+    "recent": [
+        {
+            "at": 1,
+            "contact": "4f9a1c2b3d4e",
+            "disposition": "completed",
+            "attempt": 1,
+            "duration_s": 171,
+        }
+    ],
+    "in_progress": [{"contact": "a1b2c3d4e5f6", "state": "in_call", "elapsed_s": 95, "turns": 7}],
+    "queue_time_ms": 0,
+    "eta_s": 158,
 }
 
 
@@ -52,9 +66,24 @@ def test_fixed_snapshot_matches_the_schema() -> None:
 
 def test_live_view_renders_every_part_of_a_snapshot() -> None:
     text = _text(render_live(SNAPSHOT, elapsed_s=61))
-    for piece in ("campaign spring-hiring", "ETA 2m38s", "elapsed 1m01s", "in_call", "47",
-                  "waiting_window", "30", "0.90", "3 / 10", "38 / 1", "a1b2c3d4e5f6",
-                  "4f9a1c2b3d4e", "completed", "171 s", "Twilio queue time", "0 ms"):
+    for piece in (
+        "campaign spring-hiring",
+        "ETA 2m38s",
+        "elapsed 1m01s",
+        "in_call",
+        "47",
+        "waiting_window",
+        "30",
+        "0.90",
+        "3 / 10",
+        "38 / 1",
+        "a1b2c3d4e5f6",
+        "4f9a1c2b3d4e",
+        "completed",
+        "171 s",
+        "Twilio queue time",
+        "0 ms",
+    ):
         assert piece in text, piece
 
 
@@ -66,8 +95,12 @@ def test_status_table_renders_counts() -> None:
     assert "2 / 38 / 1" in text
 
 
-async def _until(check: Callable[[], Awaitable[bool]], timeout: float, what: str,
-                 proc: asyncio.subprocess.Process | None = None) -> None:
+async def _until(
+    check: Callable[[], Awaitable[bool]],
+    timeout: float,
+    what: str,
+    proc: asyncio.subprocess.Process | None = None,
+) -> None:
     """Poll `check` until true; fail at the deadline, or at once if `proc` has exited."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -82,31 +115,39 @@ async def _until(check: Callable[[], Awaitable[bool]], timeout: float, what: str
 
 async def _spawn(args: list[str], env: dict[str, str], cwd: Path) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "voicedial", *args, env=env, cwd=cwd,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        sys.executable,
+        "-m",
+        "voicedial",
+        *args,
+        env=env,
+        cwd=cwd,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
 
 
 async def _status(name: str, env: dict[str, str], cwd: Path) -> dict[str, Any]:
     """The campaign's status; {"in_progress": [], ...} until the run has registered it."""
     result = await voicedial("status", name, "--json", env=env, cwd=cwd)
     if result.code == 2 and "no campaign named" in result.stderr:
-        return {"exists": False, "in_progress": [], "control": None,
-                "concurrency": {"active": -1}}
+        return {"exists": False, "in_progress": [], "control": None, "concurrency": {"active": -1}}
     assert result.code == 0, result.stderr
     return json.loads(result.stdout)
 
 
 @pytest.mark.timeout(60)
 async def test_headless_status_schema_while_running_and_no_numbers_logged(
-        tmp_path: Path, redis_url: str) -> None:
+    tmp_path: Path, redis_url: str
+) -> None:
     numbers = fictional_numbers(4)
     csv = write_csv(tmp_path / "live.csv", numbers)
     people = {n: cooperative(n) for n in numbers}
     client = aioredis.from_url(redis_url)
     async with emulator(people, speed=40) as (_, url):
         env = sim_env(url, redis_url, tmp_path / "home")
-        proc = await _spawn(["campaign", "run", str(csv), "--port", "0", "--cps", "5"], env,
-                            tmp_path)
+        proc = await _spawn(
+            ["campaign", "run", str(csv), "--port", "0", "--cps", "5"], env, tmp_path
+        )
 
         async def in_call() -> bool:
             return bool((await snapshot(client, "live"))["in_progress"])
@@ -137,11 +178,15 @@ async def test_pause_and_resume_from_another_process(tmp_path: Path, redis_url: 
     csv = write_csv(tmp_path / "ctl.csv", numbers)
     async with emulator({n: Persona(phone=n, answer="busy") for n in numbers}) as (emu, url):
         env = sim_env(url, redis_url, tmp_path / "home")
-        proc = await _spawn(["campaign", "run", str(csv), "--port", "0", "--cps", "8",
-                             "--max-attempts", "1"], env, tmp_path)
+        proc = await _spawn(
+            ["campaign", "run", str(csv), "--port", "0", "--cps", "8", "--max-attempts", "1"],
+            env,
+            tmp_path,
+        )
 
         async def started() -> bool:
             return len(emu.create_times) >= 3
+
         await _until(started, 20, "the first calls", proc)
         assert (await voicedial("campaign", "pause", "ctl", env=env, cwd=tmp_path)).code == 0
         paused_at = time.time()
@@ -149,6 +194,7 @@ async def test_pause_and_resume_from_another_process(tmp_path: Path, redis_url: 
         async def settled() -> bool:
             status = await _status("ctl", env, tmp_path)
             return status["control"] == "paused" and status["concurrency"]["active"] == 0
+
         await _until(settled, 20, "calls in progress to finish", proc)
         count = len(emu.create_times)
         await asyncio.sleep(1.0)  # a paused campaign places nothing, however long we look
@@ -165,18 +211,21 @@ async def test_pause_and_resume_from_another_process(tmp_path: Path, redis_url: 
 
 @pytest.mark.timeout(60)
 async def test_ctrl_c_lets_calls_finish_exits_75_and_loses_no_profile(
-        tmp_path: Path, redis_url: str) -> None:
+    tmp_path: Path, redis_url: str
+) -> None:
     numbers = fictional_numbers(8)
     csv = write_csv(tmp_path / "intr.csv", numbers)
     client = aioredis.from_url(redis_url)
     async with emulator({n: cooperative(n) for n in numbers}, speed=60) as (emu, url):
         env = sim_env(url, redis_url, tmp_path / "home")
-        proc = await _spawn(["campaign", "run", str(csv), "--port", "0", "--cps", "2"], env,
-                            tmp_path)
+        proc = await _spawn(
+            ["campaign", "run", str(csv), "--port", "0", "--cps", "2"], env, tmp_path
+        )
 
         async def talking() -> bool:
             status = await snapshot(client, "intr")
             return any(c["state"] == "in_call" for c in status["in_progress"])
+
         await _until(talking, 30, "a call in progress", proc)
         proc.send_signal(signal.SIGINT)
         _, err = await asyncio.wait_for(proc.communicate(), 40)

@@ -14,9 +14,13 @@ from voicedial.errors import InputFileError
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "personas.jsonl"
 
 NURSE = Persona(
-    phone="+12015550123", name="Maria Garcia", style="cooperative",
-    jobs=[Job(title="Registered Nurse", company="Mercy General", start_year=2019),
-          Job(title="Home Health Aide", company="CareFirst", start_year=2012, end_year=2016)],
+    phone="+12015550123",
+    name="Maria Garcia",
+    style="cooperative",
+    jobs=[
+        Job(title="Registered Nurse", company="Mercy General", start_year=2019),
+        Job(title="Home Health Aide", company="CareFirst", start_year=2012, end_year=2016),
+    ],
     gaps=[Gap(start_year=2016, end_year=2019, explanation="I went back to school")],
     skills=["CPR", "Spanish"],
 )
@@ -26,8 +30,15 @@ def test_example_file_has_every_style_and_fictional_numbers() -> None:
     personas = load_personas(EXAMPLES)
     assert len(personas) >= 9
     styles = {p.style for p in personas.values()}
-    assert styles >= {"cooperative", "terse", "evasive", "hostile", "prankster", "injection",
-                      "silent"}
+    assert styles >= {
+        "cooperative",
+        "terse",
+        "evasive",
+        "hostile",
+        "prankster",
+        "injection",
+        "silent",
+    }
     answers = {p.answer for p in personas.values()}
     assert {"machine", "busy", "no-answer"} <= answers
     assert any(not p.consent for p in personas.values())
@@ -38,12 +49,15 @@ def test_example_file_has_every_style_and_fictional_numbers() -> None:
         assert phone[5:9] == "5550" and 100 <= int(phone[-4:]) <= 199  # 555-01XX
 
 
-@pytest.mark.parametrize(("line", "reason"), [
-    ("{not json", "invalid JSON"),
-    ('{"phone": "+12015550123", "style": "chatty"}', "style"),
-    ('{"phone": "12", "style": "terse"}', "phone"),
-    ('{"phone": "+12015550123", "shoe_size": 9}', "shoe_size"),
-])
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ("{not json", "invalid JSON"),
+        ('{"phone": "+12015550123", "style": "chatty"}', "style"),
+        ('{"phone": "12", "style": "terse"}', "phone"),
+        ('{"phone": "+12015550123", "shoe_size": 9}', "shoe_size"),
+    ],
+)
 def test_bad_personas_file_names_file_and_line(tmp_path: Path, line: str, reason: str) -> None:
     path = tmp_path / "personas.jsonl"
     path.write_text('{"phone": "+13125550142"}\n\n' + line + "\n", encoding="utf-8")
@@ -70,28 +84,34 @@ def test_generated_personas_are_deterministic_and_mostly_cooperative_humans() ->
     assert all(p.jobs_newest_first()[0].end_year is None for p in first)
 
 
-@pytest.mark.parametrize("question", [
-    "What do you do for work these days?",
-    "Who is your current employer?",
-    "Could you tell me your job title and where you work?",
-    "So, what's your occupation right now?",
-])
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What do you do for work these days?",
+        "Who is your current employer?",
+        "Could you tell me your job title and where you work?",
+        "So, what's your occupation right now?",
+    ],
+)
 def test_current_job_questions_in_any_wording(question: str) -> None:
     answer = CallerBrain(NURSE, seed=1).reply(question).speech or ""
     assert "Mercy General" in answer or "Registered Nurse" in answer.title()
 
 
-@pytest.mark.parametrize(("question", "intent"), [
-    ("This call may be recorded. Do we have your permission to continue?", "consent"),
-    ("Is it okay if I ask a few questions?", "consent"),
-    ("What should I call you?", "name"),
-    ("And before that, where did you work?", "previous"),
-    ("What was your previous position?", "previous"),
-    ("I noticed nothing between 2016 and 2019. What were you doing?", "gap"),
-    ("Do you hold any licences or certifications?", "skills"),
-    ("You're a nurse at Mercy General since 2019, is that correct?", "confirm"),
-    ("That's all I have. Thank you for your time, goodbye!", "goodbye"),
-])
+@pytest.mark.parametrize(
+    ("question", "intent"),
+    [
+        ("This call may be recorded. Do we have your permission to continue?", "consent"),
+        ("Is it okay if I ask a few questions?", "consent"),
+        ("What should I call you?", "name"),
+        ("And before that, where did you work?", "previous"),
+        ("What was your previous position?", "previous"),
+        ("I noticed nothing between 2016 and 2019. What were you doing?", "gap"),
+        ("Do you hold any licences or certifications?", "skills"),
+        ("You're a nurse at Mercy General since 2019, is that correct?", "confirm"),
+        ("That's all I have. Thank you for your time, goodbye!", "goodbye"),
+    ],
+)
 def test_intents_are_understood_not_matched_verbatim(question: str, intent: str) -> None:
     assert classify(question) == intent
 

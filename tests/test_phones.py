@@ -36,15 +36,25 @@ def test_phone_hash_is_hmac_sha256_hex() -> None:
 
 @pytest.mark.parametrize(
     "raw",
-    ["(201) 555-0123", "201.555.0123", "201-555-0123", " 2015550123 ", "1 201 555 0123",
-     "+1 (201) 555-0123", "+1-201-555-0123", "011 1 201 555 0123", "201 555 0123 ext. 45"],
+    [
+        "(201) 555-0123",
+        "201.555.0123",
+        "201-555-0123",
+        " 2015550123 ",
+        "1 201 555 0123",
+        "+1 (201) 555-0123",
+        "+1-201-555-0123",
+        "011 1 201 555 0123",
+        "201 555 0123 ext. 45",
+    ],
 )
 def test_normalise_us_formats(raw: str) -> None:
     assert normalise(raw) == US
 
 
-@pytest.mark.parametrize("raw", ["", "12", "abc", "555-0123", "+1 201 555", "0000000000",
-                                 "+999 1234567", "x" * 300])
+@pytest.mark.parametrize(
+    "raw", ["", "12", "abc", "555-0123", "+1 201 555", "0000000000", "+999 1234567", "x" * 300]
+)
 def test_normalise_rejects_invalid(raw: str) -> None:
     assert normalise(raw) is None
     assert analyse(raw) is None
@@ -60,12 +70,36 @@ def test_normalise_reads_national_numbers_in_region() -> None:
     assert normalise(_example("GB"), "US") == _example("GB")
 
 
-@pytest.mark.parametrize("region", ["US", "CA", "GB", "DE", "FR", "IT", "IN", "BR", "AU", "JP",
-                                    "RU", "KZ", "JE", "IM", "MX", "NG", "ZA", "SG"])
+@pytest.mark.parametrize(
+    "region",
+    [
+        "US",
+        "CA",
+        "GB",
+        "DE",
+        "FR",
+        "IT",
+        "IN",
+        "BR",
+        "AU",
+        "JP",
+        "RU",
+        "KZ",
+        "JE",
+        "IM",
+        "MX",
+        "NG",
+        "ZA",
+        "SG",
+    ],
+)
 def test_validity_matches_phonenumbers(region: str) -> None:
     """Our single classification agrees with phonenumbers.is_valid_number."""
-    for kind in (phonenumbers.PhoneNumberType.FIXED_LINE, phonenumbers.PhoneNumberType.MOBILE,
-                 phonenumbers.PhoneNumberType.TOLL_FREE):
+    for kind in (
+        phonenumbers.PhoneNumberType.FIXED_LINE,
+        phonenumbers.PhoneNumberType.MOBILE,
+        phonenumbers.PhoneNumberType.TOLL_FREE,
+    ):
         number = phonenumbers.example_number_for_type(region, kind)
         if number is None:
             continue
@@ -73,7 +107,8 @@ def test_validity_matches_phonenumbers(region: str) -> None:
         assert (normalise(e164) is not None) == phonenumbers.is_valid_number(number)
         broken = e164[:-2]
         assert (normalise(broken) is not None) == phonenumbers.is_valid_number(
-            phonenumbers.parse(broken))
+            phonenumbers.parse(broken)
+        )
 
 
 def test_zones_for_a_geographic_number() -> None:
@@ -90,7 +125,8 @@ def test_zones_for_multi_zone_numbers() -> None:
     assert "America/New_York" in zones and "America/Los_Angeles" in zones
     assert all(valid_timezone(zone) for zone in zones)
     assert zones == tuple(
-        z for z in phonenumbers.timezone.time_zones_for_number(toll_free) if z != "Etc/Unknown")
+        z for z in phonenumbers.timezone.time_zones_for_number(toll_free) if z != "Etc/Unknown"
+    )
 
 
 def test_unknown_zone_is_dropped() -> None:
@@ -102,11 +138,21 @@ def test_unknown_zone_is_dropped() -> None:
     assert zones_for_number("not a number") == ()
 
 
-@pytest.mark.parametrize(("name", "ok"), [
-    ("America/Chicago", True), ("Europe/London", True), ("UTC", True),
-    ("Europe/Londn", False), ("america/chicago", False), ("America", False),
-    ("../etc/passwd", False), ("", False), (" America/Chicago", False), ("Mars/Base", False),
-])
+@pytest.mark.parametrize(
+    ("name", "ok"),
+    [
+        ("America/Chicago", True),
+        ("Europe/London", True),
+        ("UTC", True),
+        ("Europe/Londn", False),
+        ("america/chicago", False),
+        ("America", False),
+        ("../etc/passwd", False),
+        ("", False),
+        (" America/Chicago", False),
+        ("Mars/Base", False),
+    ],
+)
 def test_valid_timezone(name: str, ok: bool) -> None:
     assert valid_timezone(name) is ok
 
@@ -118,10 +164,17 @@ def test_numbers_in_messages_are_masked() -> None:
     from voicedial.dialing.twilio import _map_rest_error
 
     assert mask_numbers("to +15005550006 and 2015550123.") == "to [number] and [number]."
-    assert mask_numbers("CallSid CA1234567890abcdef, code 21210") == \
-        "CallSid CA1234567890abcdef, code 21210"
-    refused = _map_rest_error(TwilioRestException(
-        400, "https://api", "The source phone number provided, +15005550006, is not yet "
-        "verified for your account.", code=21210))
+    assert (
+        mask_numbers("CallSid CA1234567890abcdef, code 21210")
+        == "CallSid CA1234567890abcdef, code 21210"
+    )
+    refused = _map_rest_error(
+        TwilioRestException(
+            400,
+            "https://api",
+            "The source phone number provided, +15005550006, is not yet verified for your account.",
+            code=21210,
+        )
+    )
     assert "+1500" not in str(refused) and "[number]" in str(refused)
     assert refused.code == 21210 and not refused.retryable

@@ -31,31 +31,57 @@ class Rig:
     reconciler: Reconciler
 
     async def claim_as_dead_worker(self) -> None:
-        claimed = await self.store.claim(limit=1, max_concurrent=5, lease_ms=600_000,
-                                         worker="dead-worker")
+        claimed = await self.store.claim(
+            limit=1, max_concurrent=5, lease_ms=600_000, worker="dead-worker"
+        )
         assert claimed == ["c1"]
 
     async def call_out(self) -> str:
-        placed = await self.provider.place_call(CallRequest(
-            to=NUMBER, from_=CALLER_ID, url=f"{NOWHERE}/voice",
-            status_callback=f"{NOWHERE}/status", amd_callback=f"{NOWHERE}/amd"))
+        placed = await self.provider.place_call(
+            CallRequest(
+                to=NUMBER,
+                from_=CALLER_ID,
+                url=f"{NOWHERE}/voice",
+                status_callback=f"{NOWHERE}/status",
+                amd_callback=f"{NOWHERE}/amd",
+            )
+        )
         return placed.sid
 
 
 async def _rig(redis_url: str, persona: Persona, speed: float) -> AsyncIterator[Rig]:
     client = aioredis.from_url(redis_url)
     store = CampaignStore(client, "rec")
-    options = CampaignOptions(name="rec", from_number=CALLER_ID, account_sid=SIM_ACCOUNT_SID,
-                              max_attempts=3, retry_delay_s=60)
+    options = CampaignOptions(
+        name="rec",
+        from_number=CALLER_ID,
+        account_sid=SIM_ACCOUNT_SID,
+        max_attempts=3,
+        retry_delay_s=60,
+    )
     await store.save_meta(options.model_dump(mode="json"))
-    await store.import_contacts([Contact(contact_id="c1", e164=NUMBER, phone_hash="f" * 64,
-                                         external_id=None, name=None, timezones=(),
-                                         webhook_url=None, context={}, row=1)])
+    await store.import_contacts(
+        [
+            Contact(
+                contact_id="c1",
+                e164=NUMBER,
+                phone_hash="f" * 64,
+                external_id=None,
+                name=None,
+                timezones=(),
+                webhook_url=None,
+                context={},
+                row=1,
+            )
+        ]
+    )
     async with emulator({NUMBER: persona}, speed=speed) as (emu, url):
-        provider = TwilioProvider(account_sid=SIM_ACCOUNT_SID, auth_token=SIM_AUTH_TOKEN,
-                                  api_url=url)
-        reconciler = Reconciler(store=store, options=options, provider=provider,
-                                worker_id="alive-worker")
+        provider = TwilioProvider(
+            account_sid=SIM_ACCOUNT_SID, auth_token=SIM_AUTH_TOKEN, api_url=url
+        )
+        reconciler = Reconciler(
+            store=store, options=options, provider=provider, worker_id="alive-worker"
+        )
         yield Rig(emu, store, provider, reconciler)
         await provider.aclose()
     await client.aclose()
@@ -108,15 +134,34 @@ async def test_number_twilio_calls_invalid_is_settled_not_retried(busy: Rig) -> 
     from voicedial.dialing.dialer import Dialer
     from voicedial.dialing.pacing import Pacer
 
-    bad = Contact(contact_id="bad", e164="+15550000000", phone_hash="e" * 64, external_id=None,
-                  name=None, timezones=(), webhook_url=None, context={}, row=2)
+    bad = Contact(
+        contact_id="bad",
+        e164="+15550000000",
+        phone_hash="e" * 64,
+        external_id=None,
+        name=None,
+        timezones=(),
+        webhook_url=None,
+        context={},
+        row=2,
+    )
     await busy.store.redis.delete(busy.store.keys.due)  # only the bad contact is due
     await busy.store.import_contacts([bad])
-    options = CampaignOptions(name="rec", from_number=CALLER_ID, account_sid=SIM_ACCOUNT_SID,
-                              windows_enforced=False, cps=100)
-    dialer = Dialer(store=busy.store, options=options, provider=busy.provider,
-                    pacer=Pacer(busy.store.redis, account_sid="ACtest", cps=100),
-                    public_url=NOWHERE, worker_id="w")
+    options = CampaignOptions(
+        name="rec",
+        from_number=CALLER_ID,
+        account_sid=SIM_ACCOUNT_SID,
+        windows_enforced=False,
+        cps=100,
+    )
+    dialer = Dialer(
+        store=busy.store,
+        options=options,
+        provider=busy.provider,
+        pacer=Pacer(busy.store.redis, account_sid="ACtest", cps=100),
+        public_url=NOWHERE,
+        worker_id="w",
+    )
     stop = asyncio.Event()
     task = asyncio.create_task(dialer.run(stop))
     try:

@@ -20,9 +20,16 @@ KEY = b"test-hash-key"
 
 def contact(n: int, **fields: object) -> Contact:
     values: dict[str, object] = {
-        "contact_id": f"id{n:03d}", "e164": f"+1201555{n:04d}", "phone_hash": f"{n:064x}",
-        "external_id": None, "name": None, "timezones": ("America/New_York",),
-        "webhook_url": None, "context": {}, "row": n}
+        "contact_id": f"id{n:03d}",
+        "e164": f"+1201555{n:04d}",
+        "phone_hash": f"{n:064x}",
+        "external_id": None,
+        "name": None,
+        "timezones": ("America/New_York",),
+        "webhook_url": None,
+        "context": {},
+        "row": n,
+    }
     values.update(fields)
     return Contact(**values)  # type: ignore[arg-type]
 
@@ -35,20 +42,36 @@ async def store(redis_url: str) -> AsyncIterator[CampaignStore]:
 
 
 async def test_readers_see_every_field_as_before(store: CampaignStore) -> None:
-    full = contact(1, external_id="X1", name="Zoë; \"Z\"", webhook_url="https://h.example/a",
-                   timezones=("America/Chicago", "America/Denver"),
-                   context={"team": "north", "notes": "line one\r\nline two", "empty": ""})
+    full = contact(
+        1,
+        external_id="X1",
+        name='Zoë; "Z"',
+        webhook_url="https://h.example/a",
+        timezones=("America/Chicago", "America/Denver"),
+        context={"team": "north", "notes": "line one\r\nline two", "empty": ""},
+    )
     bare = contact(2, timezones=())
     assert await store.import_contacts([full, bare]) == (2, 0)
     assert await store.contact("id001") == {
-        "state": "pending", "e164": full.e164, "phone_hash": full.phone_hash,
-        "timezones": "America/Chicago,America/Denver", "row": "1", "external_id": "X1",
-        "name": "Zoë; \"Z\"", "webhook_url": "https://h.example/a",
-        "context": json.dumps({"team": "north", "notes": "line one\r\nline two"},
-                              ensure_ascii=False)}
+        "state": "pending",
+        "e164": full.e164,
+        "phone_hash": full.phone_hash,
+        "timezones": "America/Chicago,America/Denver",
+        "row": "1",
+        "external_id": "X1",
+        "name": 'Zoë; "Z"',
+        "webhook_url": "https://h.example/a",
+        "context": json.dumps(
+            {"team": "north", "notes": "line one\r\nline two"}, ensure_ascii=False
+        ),
+    }
     assert await store.contact("id002") == {
-        "state": "pending", "e164": bare.e164, "phone_hash": bare.phone_hash,
-        "timezones": "", "row": "2"}
+        "state": "pending",
+        "e164": bare.e164,
+        "phone_hash": bare.phone_hash,
+        "timezones": "",
+        "row": "2",
+    }
     [row] = await store.contacts(["id002"])
     assert row["contact_id"] == "id002" and row["e164"] == bare.e164
     assert await store.contact("nobody") == {}
@@ -57,12 +80,21 @@ async def test_readers_see_every_field_as_before(store: CampaignStore) -> None:
 async def test_a_contact_stays_compact_in_the_embedded_server(store: CampaignStore) -> None:
     await store.import_contacts([contact(3, name="A name", context={"city": "Newark"})])
     assert await store.redis.object("encoding", store.keys.contact("id003")) in (
-        b"ziplist", b"listpack")
+        b"ziplist",
+        b"listpack",
+    )
 
 
 async def test_a_record_written_before_the_packing_reads_the_same(store: CampaignStore) -> None:
-    old = {"state": "completed", "e164": "+12015550100", "phone_hash": "a" * 64,
-           "timezones": "America/New_York", "row": "3", "name": "Old", "attempts": "1"}
+    old = {
+        "state": "completed",
+        "e164": "+12015550100",
+        "phone_hash": "a" * 64,
+        "timezones": "America/New_York",
+        "row": "3",
+        "name": "Old",
+        "attempts": "1",
+    }
     await store.redis.hset(store.keys.contact("old"), mapping=old)
     assert await store.contact("old") == old
     # A re-import leaves it alone.
@@ -103,10 +135,13 @@ async def test_status_shows_the_hashed_contact_of_a_call(store: CampaignStore) -
 
 def test_columns_from_a_file_pack_like_the_same_contacts_one_by_one(tmp_path: Path) -> None:
     path = tmp_path / "list.csv"
-    path.write_text("phone,name,id,team,notes\n"
-                    "(201) 555-0101,Ann,A1,red,\n"
-                    "+44 20 7946 0958,,,,\"a, b\"\n"
-                    "201.555.0102,Bob,,blue,x\n", encoding="utf-8")
+    path.write_text(
+        "phone,name,id,team,notes\n"
+        "(201) 555-0101,Ann,A1,red,\n"
+        '+44 20 7946 0958,,,,"a, b"\n'
+        "201.555.0102,Bob,,blue,x\n",
+        encoding="utf-8",
+    )
     [batch] = read_contacts(path, hash_key=KEY)
     columns = batch.contacts
     one_by_one = ContactColumns.from_contacts(list(columns))
@@ -114,9 +149,13 @@ def test_columns_from_a_file_pack_like_the_same_contacts_one_by_one(tmp_path: Pa
     assert [c.contact_id for c in columns] == [c.contact_id for c in one_by_one]
     assert columns[-1] == list(columns)[2] and len(columns[1:]) == 2
     unpacked = [records.unpack_packed(v) for v in records.pack(columns).to_pylist()]
-    assert unpacked[1] == {"e164": "+442079460958", "phone_hash": columns[1].phone_hash,
-                           "timezones": "Europe/London", "row": "2",
-                           "context": '{"notes": "a, b"}'}
+    assert unpacked[1] == {
+        "e164": "+442079460958",
+        "phone_hash": columns[1].phone_hash,
+        "timezones": "Europe/London",
+        "row": "2",
+        "context": '{"notes": "a, b"}',
+    }
 
 
 def test_an_unknown_record_version_is_refused() -> None:

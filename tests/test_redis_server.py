@@ -58,8 +58,9 @@ def test_stale_socket_and_pid_file_are_replaced(home: Path) -> None:
         stop_embedded(home)
 
 
-async def test_redis_url_starts_nothing(home: Path, redis_url: str,
-                                        monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_redis_url_starts_nothing(
+    home: Path, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("VOICEDIAL_HOME", str(home))
     async with open_redis(load_settings()) as client:
         assert await client.ping()

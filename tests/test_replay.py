@@ -26,8 +26,9 @@ NUMBERS = ("+12015550101", "+13125550102", "+13035550103")
 
 
 @pytest.fixture
-async def redis(redis_url: str, monkeypatch: pytest.MonkeyPatch,
-                tmp_path: Path) -> AsyncIterator[aioredis.Redis]:
+async def redis(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> AsyncIterator[aioredis.Redis]:
     """Redis plus the settings the commands read."""
     monkeypatch.setenv("VOICEDIAL_WEBHOOK_SECRET", SECRET)
     monkeypatch.setenv("VOICEDIAL_HOME", str(tmp_path / "home"))
@@ -42,8 +43,11 @@ async def cli(*args: str) -> Result:
     return await asyncio.to_thread(CliRunner().invoke, app, list(args))
 
 
-async def dead_letters(redis: aioredis.Redis, campaign: str, events: list[dict[str, Any]],
-                       ) -> None:
+async def dead_letters(
+    redis: aioredis.Redis,
+    campaign: str,
+    events: list[dict[str, Any]],
+) -> None:
     keys = CampaignKeys(campaign)
     await redis.sadd(CAMPAIGNS, campaign)
     for event in events:
@@ -51,8 +55,9 @@ async def dead_letters(redis: aioredis.Redis, campaign: str, events: list[dict[s
         await redis.hset(keys.dead, event["call_id"], json.dumps(record))
 
 
-async def test_replays_dead_letters_of_one_campaign(redis: aioredis.Redis,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_replays_dead_letters_of_one_campaign(
+    redis: aioredis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("VOICEDIAL_ALLOW_PRIVATE_WEBHOOKS", "true")
     receiver = Receiver()
     async with running_server(receiver.app) as base:
@@ -74,8 +79,9 @@ async def test_replays_dead_letters_of_one_campaign(redis: aioredis.Redis,
     assert audit.count("webhook_replayed") == 2
 
 
-async def test_one_event_elsewhere_history_and_since(redis: aioredis.Redis,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_one_event_elsewhere_history_and_since(
+    redis: aioredis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("VOICEDIAL_ALLOW_PRIVATE_WEBHOOKS", "true")
     receiver = Receiver()
     async with running_server(receiver.app) as base:
@@ -87,14 +93,14 @@ async def test_one_event_elsewhere_history_and_since(redis: aioredis.Redis,
         await redis.sadd(CAMPAIGNS, "deliv")
         for event in (old, new):  # delivered long ago: only in the outbox's history
             await redis.xadd(keys.outbox, {"event": json.dumps(event)})
-        one = await cli("replay-outbox", "--event", f"msg_{old['call_id']}",
-                        "--webhook-url", f"{base}/hook")
+        one = await cli(
+            "replay-outbox", "--event", f"msg_{old['call_id']}", "--webhook-url", f"{base}/hook"
+        )
         since = await cli("replay-outbox", "--all", "--since", "1h")
         missing = await cli("replay-outbox", "--event", "CAnope")
     assert one.exit_code == 0 and "1 delivered" in one.output
     assert since.exit_code == 0 and "1 delivered" in since.output
-    assert [m for m, _ in receiver.attempts] == [f"msg_{old['call_id']}",
-                                                f"msg_{new['call_id']}"]
+    assert [m for m, _ in receiver.attempts] == [f"msg_{old['call_id']}", f"msg_{new['call_id']}"]
     assert missing.exit_code == 2 and "no event CAnope" in missing.output
 
 
@@ -106,31 +112,46 @@ async def test_private_target_is_refused_and_reported(redis: aioredis.Redis) -> 
     assert result.exit_code == 75
     assert "refused" in result.output and "non-public" in result.output
     assert receiver.attempts == []
-    record = json.loads(await redis.hget(CampaignKeys("deliv").dead, make_event(0, None)
-                                         ["call_id"]))
+    record = json.loads(
+        await redis.hget(CampaignKeys("deliv").dead, make_event(0, None)["call_id"])
+    )
     assert "non-public" in record["error"] and record["attempts"] == 8
 
 
-async def test_export_one_row_per_contact_without_numbers(redis: aioredis.Redis,
-                                                          tmp_path: Path) -> None:
+async def test_export_one_row_per_contact_without_numbers(
+    redis: aioredis.Redis, tmp_path: Path
+) -> None:
     keys = CampaignKeys("deliv")
     await redis.hset(keys.meta, mapping={"options": "{}"})
     storage = FileStorage(tmp_path / "data")
     states = [("completed", "completed"), ("no_answer", "no_answer"), ("pending", "")]
     for n, (number, (state, disposition)) in enumerate(zip(NUMBERS, states, strict=True)):
         event = make_event(n, None)
-        await redis.hset(keys.contact(f"k{n}"), mapping={
-            "e164": number, "phone_hash": f"{n:064x}", "external_id": f"X{n}",
-            "name": f"Person {n}", "context": json.dumps({"team": "north"}), "row": n + 2,
-            "state": state, "disposition": disposition, "attempts": 1 if n < 2 else 0,
-            "last_call_sid": event["call_id"] if n < 2 else ""})
+        await redis.hset(
+            keys.contact(f"k{n}"),
+            mapping={
+                "e164": number,
+                "phone_hash": f"{n:064x}",
+                "external_id": f"X{n}",
+                "name": f"Person {n}",
+                "context": json.dumps({"team": "north"}),
+                "row": n + 2,
+                "state": state,
+                "disposition": disposition,
+                "attempts": 1 if n < 2 else 0,
+                "last_call_sid": event["call_id"] if n < 2 else "",
+            },
+        )
         if n == 0:
             await store_event(storage, event)
     for fmt in ("csv", "jsonl", "parquet"):
         result = await cli("export", "deliv", "--format", fmt, "-o", f"out.{fmt}")
         assert result.exit_code == 0, result.output
-    frames = [pd.read_csv("out.csv"), pd.read_json("out.jsonl", lines=True),
-              pd.read_parquet("out.parquet")]
+    frames = [
+        pd.read_csv("out.csv"),
+        pd.read_json("out.jsonl", lines=True),
+        pd.read_parquet("out.parquet"),
+    ]
     for frame in frames:
         assert list(frame["contact_id"]) == ["k0", "k1", "k2"]
         assert list(frame["state"]) == ["completed", "no_answer", "pending"]

@@ -53,8 +53,9 @@ class Rig:
         signature = RequestValidator(token).compute_signature(self.url + path, form)
         return {"X-Twilio-Signature": signature}
 
-    async def post(self, path: str, form: dict[str, str], *, sign: bool = True,
-                   token: str = TOKEN) -> httpx.Response:
+    async def post(
+        self, path: str, form: dict[str, str], *, sign: bool = True, token: str = TOKEN
+    ) -> httpx.Response:
         headers = self.signed(path, form, token) if sign else {}
         return await self.http.post(self.url + path, data=form, headers=headers)
 
@@ -66,17 +67,27 @@ class Rig:
 async def rig(redis_url: str) -> AsyncIterator[Rig]:
     client = aioredis.from_url(redis_url)
     store = CampaignStore(client, "srv")
-    options = CampaignOptions(name="srv", from_number=CALLER_ID, account_sid=SIM_ACCOUNT_SID,
-                              max_attempts=1)
+    options = CampaignOptions(
+        name="srv", from_number=CALLER_ID, account_sid=SIM_ACCOUNT_SID, max_attempts=1
+    )
     await store.save_meta(options.model_dump(mode="json"))
-    contact = Contact(contact_id="c0ffee", e164=NUMBER, phone_hash="ab" * 32, external_id="E1",
-                      name="Jo", timezones=("America/New_York",), webhook_url=None,
-                      context={}, row=1)
+    contact = Contact(
+        contact_id="c0ffee",
+        e164=NUMBER,
+        phone_hash="ab" * 32,
+        external_id="E1",
+        name="Jo",
+        timezones=("America/New_York",),
+        webhook_url=None,
+        context={},
+        row=1,
+    )
     await store.import_contacts([contact])
     assert await store.claim(limit=1, max_concurrent=5, lease_ms=60_000, worker="t") == ["c0ffee"]
     await store.record_dial("c0ffee", SID, lease_ms=60_000)
-    server = CallbackServer(redis=client, auth_token=TOKEN, public_url="http://placeholder",
-                            provider=None)
+    server = CallbackServer(
+        redis=client, auth_token=TOKEN, public_url="http://placeholder", provider=None
+    )
     async with running_server(server.app) as url, httpx.AsyncClient() as http:
         server.public_url = url  # signatures are checked against the public URL
         yield Rig(url=url, http=http, store=store, contact_id="c0ffee")
@@ -84,8 +95,14 @@ async def rig(redis_url: str) -> AsyncIterator[Rig]:
 
 
 def _status(status: str, seq: int) -> dict[str, str]:
-    return {"CallSid": SID, "AccountSid": SIM_ACCOUNT_SID, "CallStatus": status,
-            "SequenceNumber": str(seq), "From": CALLER_ID, "To": NUMBER}
+    return {
+        "CallSid": SID,
+        "AccountSid": SIM_ACCOUNT_SID,
+        "CallStatus": status,
+        "SequenceNumber": str(seq),
+        "From": CALLER_ID,
+        "To": NUMBER,
+    }
 
 
 async def test_unsigned_and_forged_callbacks_get_403(rig: Rig) -> None:
@@ -159,11 +176,23 @@ async def test_health_and_campaign_metrics(rig: Rig) -> None:
 # -- the server's parts: form parsing, signatures, auto-pipelined Redis, what settling reads ----
 
 
-@pytest.mark.parametrize("body", [
-    b"", b"a=1", b"a=1&b=2&&c=", b"a&b=&=c", b"k=%2B1201%205550100", b"t=Tue%2C+01+Apr+2025",
-    b"x=a+b%2Bc%25d", b"%41%42=%e2%82%ac", b"bad=%ZZ%2", b"cut=%E2%82", b"r=1&r=2&r=1",
-    "n=\u00e9&m=%C3%A9\u20ac".encode(),
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        b"a=1",
+        b"a=1&b=2&&c=",
+        b"a&b=&=c",
+        b"k=%2B1201%205550100",
+        b"t=Tue%2C+01+Apr+2025",
+        b"x=a+b%2Bc%25d",
+        b"%41%42=%e2%82%ac",
+        b"bad=%ZZ%2",
+        b"cut=%E2%82",
+        b"r=1&r=2&r=1",
+        "n=\u00e9&m=%C3%A9\u20ac".encode(),
+    ],
+)
 def test_form_parsing_is_parse_qsl(body: bytes) -> None:
     pairs = parse_qsl(body.decode(), keep_blank_values=True)
     form = parse_urlencoded(body)
@@ -180,12 +209,20 @@ def test_repeated_names_are_signed_with_every_value() -> None:
     assert sdk.compute_signature(url, parse_urlencoded(body)) == expected
     check = SignatureCheck(TOKEN, "https://example.test/")
     assert check.verify("/twilio/status?c=x", parse_urlencoded(body), expected)
-    assert not check.verify("/twilio/status?c=x", parse_urlencoded(b"CallSid=CA1&Digits=2"),
-                            expected)
+    assert not check.verify(
+        "/twilio/status?c=x", parse_urlencoded(b"CallSid=CA1&Digits=2"), expected
+    )
 
 
-@pytest.mark.parametrize("public_url", ["https://example.test", "https://example.test:443",
-                                        "http://127.0.0.1:8080/", "http://example.test"])
+@pytest.mark.parametrize(
+    "public_url",
+    [
+        "https://example.test",
+        "https://example.test:443",
+        "http://127.0.0.1:8080/",
+        "http://example.test",
+    ],
+)
 def test_signature_check_accepts_what_the_sdk_accepts(public_url: str) -> None:
     path = "/twilio/status?c=camp&k=abc"
     form = parse_urlencoded(b"CallSid=CA1&CallStatus=busy&To=%2B12015550100")
@@ -193,21 +230,31 @@ def test_signature_check_accepts_what_the_sdk_accepts(public_url: str) -> None:
     host = public_url.split("://")[1].split("/")[0].split(":")[0]
     candidates = [
         sdk.compute_signature(base + path, dict(form))
-        for base in (f"https://{host}", f"https://{host}:443", f"http://{host}",
-                     f"http://{host}:80", f"http://{host}:8080", public_url.rstrip("/"))
-    ] + [RequestValidator("forged").compute_signature(public_url.rstrip("/") + path, dict(form)),
-         sdk.compute_signature(public_url.rstrip("/") + "/twilio/voice?c=camp&k=abc",
-                               dict(form)),
-         "", "not base64", "\u00e9"]
+        for base in (
+            f"https://{host}",
+            f"https://{host}:443",
+            f"http://{host}",
+            f"http://{host}:80",
+            f"http://{host}:8080",
+            public_url.rstrip("/"),
+        )
+    ] + [
+        RequestValidator("forged").compute_signature(public_url.rstrip("/") + path, dict(form)),
+        sdk.compute_signature(public_url.rstrip("/") + "/twilio/voice?c=camp&k=abc", dict(form)),
+        "",
+        "not base64",
+        "\u00e9",
+    ]
     check = SignatureCheck(TOKEN, public_url)
     for signature in candidates:
         assert check.verify(path, form, signature) == (
-            bool(signature) and sdk.validate(public_url.rstrip("/") + path, dict(form),
-                                             signature)), signature
+            bool(signature) and sdk.validate(public_url.rstrip("/") + path, dict(form), signature)
+        ), signature
 
 
 async def test_auto_pipelined_commands_keep_their_own_replies_and_errors(
-        redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     plain = aioredis.from_url(redis_url)
     client = AutoPipelinedRedis(plain)
     batches: list[int] = []
@@ -221,8 +268,13 @@ async def test_auto_pipelined_commands_keep_their_own_replies_and_errors(
     await plain.hset("h", mapping={"a": "1", "b": "2"})
     await plain.rpush("l", "x")
     results = await asyncio.gather(
-        client.hgetall("h"), client.hget("h", "a"), client.hset("l", "f", "v"),
-        client.incr("n"), client.config_get("maxmemory"), return_exceptions=True)
+        client.hgetall("h"),
+        client.hget("h", "a"),
+        client.hset("l", "f", "v"),
+        client.incr("n"),
+        client.config_get("maxmemory"),
+        return_exceptions=True,
+    )
     assert batches == [5]  # one loop turn, one write
     assert results[0] == await plain.hgetall("h") == {b"a": b"1", b"b": b"2"}
     assert results[1] == b"1"
@@ -260,8 +312,7 @@ async def test_auto_pipelined_commands_fail_together_when_redis_is_gone(tmp_path
     plain = aioredis.from_url(f"unix://{tmp_path}/none.sock", socket_connect_timeout=1)
     client = AutoPipelinedRedis(plain)
     for _ in range(2):  # a failed batch leaves no state behind: the next one fails as plainly
-        results = await asyncio.gather(client.get("a"), client.get("b"),
-                                       return_exceptions=True)
+        results = await asyncio.gather(client.get("a"), client.get("b"), return_exceptions=True)
         assert all(isinstance(r, RedisConnectionError) for r in results), results
     await client.aclose()
     await plain.aclose()
@@ -272,8 +323,9 @@ async def test_auto_pipelined_scripts_survive_a_script_flush(redis_url: str) -> 
     store = CampaignStore(AutoPipelinedRedis(plain), "ap")
     await plain.hset(store.keys.call(SID), mapping={"seq": "-1", "status": "queued"})
     await plain.script_flush()
-    done = await asyncio.gather(*(store.progress(SID, "c1", status="ringing", seq=seq,
-                                                 lease_ms=1000) for seq in range(3)))
+    done = await asyncio.gather(
+        *(store.progress(SID, "c1", status="ringing", seq=seq, lease_ms=1000) for seq in range(3))
+    )
     assert done == [True, True, True]  # NOSCRIPT each, loaded, then run in their order
     call = await store.call(SID)
     assert (call["status"], call["seq"]) == ("ringing", "2")
@@ -303,8 +355,16 @@ def test_settling_reads_only_the_fields_it_fetches() -> None:
     contact_reads: set[str] = set()
     contact = _Reads({"contact_id": "c", "phone_hash": "ab", "context": "{}"}, contact_reads)
     call = _Reads({"created_at": "1"}, call_reads)
-    build_profile(options=options, call_sid=SID, contact=contact, call=call,
-                  interview=interview, disposition="completed", ended_ms=2.0, duration_s=None)
+    build_profile(
+        options=options,
+        call_sid=SID,
+        contact=contact,
+        call=call,
+        interview=interview,
+        disposition="completed",
+        ended_ms=2.0,
+        duration_s=None,
+    )
     build_transcript(options=options, call_sid=SID, contact=contact, interview=interview)
     assert call_reads <= set(CALL_FIELDS)
     static = set(records.unpack_packed("1" + "\0x" * 7))

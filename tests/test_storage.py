@@ -28,8 +28,7 @@ class S3Server:
         self._server: ThreadedMotoServer | None = None
 
     def start(self) -> None:
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port,
-                                          verbose=False)
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()
         self.port = self._server.get_host_and_port()[1]
 
@@ -66,8 +65,9 @@ def moto_s3() -> Iterator[S3Server]:
 
 
 @pytest.fixture(params=["file", "s3"])
-def storage(request: pytest.FixtureRequest, tmp_path: Path,
-            monkeypatch: pytest.MonkeyPatch) -> Storage:
+def storage(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Storage:
     """The same interface over a folder, and over a bucket prefix on moto."""
     if request.param == "file":
         return open_storage(f"file://{tmp_path / 'data'}")
@@ -81,24 +81,30 @@ async def test_put_get_list(storage: Storage) -> None:
     await storage.put_bytes("calls/x.bin", b"\x00\x01", "application/octet-stream")
     await storage.put_bytes("calls/x.bin", b"\x02", "application/octet-stream")
     await storage.put_bytes("audit/2026-11-25/a.jsonl", b"{}\n", "application/x-ndjson")
-    assert await storage.get_json("calls/profiles/2026-11-25/CA1/worker_profile.json") == {
-        "a": "é"}
+    assert await storage.get_json("calls/profiles/2026-11-25/CA1/worker_profile.json") == {"a": "é"}
     assert await storage.get_bytes("calls/x.bin") == b"\x02"
     assert await storage.list_keys("calls/") == [
-        "calls/profiles/2026-11-25/CA1/worker_profile.json", "calls/x.bin"]
+        "calls/profiles/2026-11-25/CA1/worker_profile.json",
+        "calls/x.bin",
+    ]
     assert len(await storage.list_keys()) == 3
     with pytest.raises(StorageError):
         await storage.get_bytes("calls/missing.json")
 
 
 async def test_audit_batches_per_day_without_numbers(storage: Storage) -> None:
-    days = iter([datetime(2026, 11, 25, 23, 59, tzinfo=UTC), datetime(2026, 11, 26, 0, 1,
-                                                                       tzinfo=UTC)])
+    days = iter(
+        [datetime(2026, 11, 25, 23, 59, tzinfo=UTC), datetime(2026, 11, 26, 0, 1, tzinfo=UTC)]
+    )
     now = [next(days)]
     audit = Audit(storage, campaign="spring", worker="w1", clock=lambda: now[0])
     audit.record("call_placed", call_id="CA1", contact_id="k1", phone_hash="ab" * 32)
-    audit.record("call_skipped", contact_id="k2", phone_hash="cd" * 32,
-                 reason="on the do-not-call list (+12015550101)")
+    audit.record(
+        "call_skipped",
+        contact_id="k2",
+        phone_hash="cd" * 32,
+        reason="on the do-not-call list (+12015550101)",
+    )
     now[0] = next(days)
     audit.record("consent_given", call_id="CA1", phone_hash="ab" * 32)
     with pytest.raises(ValueError, match="phone_hash"):
@@ -109,10 +115,14 @@ async def test_audit_batches_per_day_without_numbers(storage: Storage) -> None:
     assert await audit.flush() == 0
     keys = await storage.list_keys("audit/")
     assert [k.split("/")[1] for k in keys] == ["2026-11-25", "2026-11-26"]
-    assert all(k.startswith("audit/2026-11-2") and "spring-w1-" in k and k.endswith(".jsonl")
-               for k in keys)
-    rows = [json.loads(line) for k in keys
-            for line in (await storage.get_bytes(k)).decode().splitlines()]
+    assert all(
+        k.startswith("audit/2026-11-2") and "spring-w1-" in k and k.endswith(".jsonl") for k in keys
+    )
+    rows = [
+        json.loads(line)
+        for k in keys
+        for line in (await storage.get_bytes(k)).decode().splitlines()
+    ]
     assert [r["event"] for r in rows] == ["call_placed", "call_skipped", "consent_given"]
     assert rows[1]["reason"] == "on the do-not-call list ([number])"
     assert all(r["campaign"] == "spring" and r["phone_hash"] for r in rows)
@@ -129,8 +139,9 @@ async def test_audit_keeps_records_when_storage_fails(tmp_path: Path) -> None:
     assert await audit.flush() == 1 and audit.buffered == 0
 
 
-async def test_s3_unreachable_is_a_storage_error(moto_s3: S3Server,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_s3_unreachable_is_a_storage_error(
+    moto_s3: S3Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
     bucket = s3_environment(monkeypatch, moto_s3)
     down = S3Server()
     down.start()

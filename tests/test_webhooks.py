@@ -27,15 +27,25 @@ SECRET = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode
 
 
 def event(call_id: str = "CA1") -> dict[str, object]:
-    return {"type": "worker_profile.completed", "campaign": "c", "call_id": call_id,
-            "contact_id": "k1", "external_id": "X1", "webhook_url": "https://hooks.example/in",
-            "profile": {"schema_version": 1, "phone_hash": "ab" * 32,
-                        "call": {"ended_at": "2026-11-25T10:00:00Z"}}}
+    return {
+        "type": "worker_profile.completed",
+        "campaign": "c",
+        "call_id": call_id,
+        "contact_id": "k1",
+        "external_id": "X1",
+        "webhook_url": "https://hooks.example/in",
+        "profile": {
+            "schema_version": 1,
+            "phone_hash": "ab" * 32,
+            "call": {"ended_at": "2026-11-25T10:00:00Z"},
+        },
+    }
 
 
 def resolver_to(*addresses: str):  # type: ignore[no-untyped-def]
     async def resolve(host: str, port: int) -> list[str]:
         return list(addresses)
+
     return resolve
 
 
@@ -63,22 +73,47 @@ def test_next_delay_jitter_retry_after_and_end() -> None:
 
 def test_body_is_spec_shaped_and_stable() -> None:
     body = json.loads(webhook_body(event()))
-    assert body == {"type": "worker_profile.completed", "timestamp": "2026-11-25T10:00:00Z",
-                    "data": {"campaign": "c", "call_id": "CA1", "external_id": "X1",
-                             "profile": event()["profile"]}}
+    assert body == {
+        "type": "worker_profile.completed",
+        "timestamp": "2026-11-25T10:00:00Z",
+        "data": {
+            "campaign": "c",
+            "call_id": "CA1",
+            "external_id": "X1",
+            "profile": event()["profile"],
+        },
+    }
     assert webhook_body(event()) == webhook_body(event())
     assert message_id(event()) == "msg_CA1"
 
 
-@pytest.mark.parametrize("address", [
-    "127.0.0.1", "10.1.2.3", "172.16.0.5", "192.168.1.1", "169.254.169.254", "100.64.0.1",
-    "0.0.0.0", "::1", "fe80::1", "fd00:ec2::254", "::ffff:127.0.0.1", "224.0.0.1"])
+@pytest.mark.parametrize(
+    "address",
+    [
+        "127.0.0.1",
+        "10.1.2.3",
+        "172.16.0.5",
+        "192.168.1.1",
+        "169.254.169.254",
+        "100.64.0.1",
+        "0.0.0.0",
+        "::1",
+        "fe80::1",
+        "fd00:ec2::254",
+        "::ffff:127.0.0.1",
+        "224.0.0.1",
+    ],
+)
 async def test_guard_refuses_non_public_addresses(address: str) -> None:
     with pytest.raises(WebhookRefused, match="non-public"):
-        await check_webhook_url("https://hooks.example/in", allow_private=False,
-                                resolver=resolver_to("93.184.216.34", address))
-    await check_webhook_url("https://hooks.example/in", allow_private=True,
-                            resolver=resolver_to(address))
+        await check_webhook_url(
+            "https://hooks.example/in",
+            allow_private=False,
+            resolver=resolver_to("93.184.216.34", address),
+        )
+    await check_webhook_url(
+        "https://hooks.example/in", allow_private=True, resolver=resolver_to(address)
+    )
 
 
 async def test_guard_literal_addresses_schemes_and_dns_failure() -> None:
@@ -94,8 +129,7 @@ async def test_guard_literal_addresses_schemes_and_dns_failure() -> None:
         raise OSError("no such host")
 
     with pytest.raises(DeliveryError) as info:
-        await check_webhook_url("https://nowhere.example/", allow_private=False,
-                                resolver=broken)
+        await check_webhook_url("https://nowhere.example/", allow_private=False, resolver=broken)
     assert not isinstance(info.value, WebhookRefused)  # retried, not refused
 
 
@@ -111,8 +145,9 @@ async def test_send_signs_verifiably_and_reads_retry_after() -> None:
             return httpx.Response(429, headers={"Retry-After": format_datetime(later, True)})
         return httpx.Response(202)
 
-    sender = WebhookSender(secret=SECRET, transport=httpx.MockTransport(handler),
-                           resolver=resolver_to("93.184.216.34"))
+    sender = WebhookSender(
+        secret=SECRET, transport=httpx.MockTransport(handler), resolver=resolver_to("93.184.216.34")
+    )
     first = await sender.send("https://hooks.example/in", event())
     second = await sender.send("https://hooks.example/in", event())
     third = await sender.send("https://hooks.example/in", event())
@@ -137,7 +172,8 @@ async def test_send_refuses_without_secret_or_to_private_and_fails_on_redirect()
 
     transport = httpx.MockTransport(handler)
     unsigned = await WebhookSender(secret=None, transport=transport).send(
-        "https://hooks.example/in", event())
+        "https://hooks.example/in", event()
+    )
     assert unsigned.permanent and "SECRET" in unsigned.error
     sender = WebhookSender(secret=SECRET, transport=transport)
     private = await sender.send("http://10.0.0.8/in", event())

@@ -19,15 +19,29 @@ async def test_two_processes_never_dial_a_number_twice(tmp_path: Path, redis_url
     numbers = fictional_numbers(40)
     people: dict[str, Persona] = {}
     for i, number in enumerate(numbers):
-        people[number] = (cooperative(number) if i % 4 == 0
-                          else Persona(phone=number, answer="busy"))
+        people[number] = cooperative(number) if i % 4 == 0 else Persona(phone=number, answer="busy")
     csv = write_csv(tmp_path / "shared.csv", numbers)
-    args = ["campaign", "run", str(csv), "--name", "shared", "--port", "0", "--cps", "20",
-            "--max-attempts", "1", "--max-concurrent", "30", "--no-live"]
+    args = [
+        "campaign",
+        "run",
+        str(csv),
+        "--name",
+        "shared",
+        "--port",
+        "0",
+        "--cps",
+        "20",
+        "--max-attempts",
+        "1",
+        "--max-concurrent",
+        "30",
+        "--no-live",
+    ]
     async with emulator(people) as (emu, url):
         env = sim_env(url, redis_url, tmp_path / "home")
-        first, second = await asyncio.gather(voicedial(*args, env=env, cwd=tmp_path),
-                                             voicedial(*args, env=env, cwd=tmp_path))
+        first, second = await asyncio.gather(
+            voicedial(*args, env=env, cwd=tmp_path), voicedial(*args, env=env, cwd=tmp_path)
+        )
         assert (first.code, second.code) == (0, 0), first.stderr + second.stderr
         dialled = Counter(call.to for call in emu.calls.values())
         assert set(dialled) == set(numbers)

@@ -28,8 +28,14 @@ class RedisUnavailable(VoicedialError):
 class TelephonyError(VoicedialError):
     """Twilio (or the emulator) refused or failed a request."""
 
-    def __init__(self, message: str, *, code: int | None = None, status: int | None = None,
-                 retryable: bool = False) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: int | None = None,
+        status: int | None = None,
+        retryable: bool = False,
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.status = status

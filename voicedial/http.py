@@ -42,8 +42,14 @@ class _Server(uvicorn.Server):
 
 
 def _server(app: ASGIApp) -> _Server:
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
-                            timeout_keep_alive=30, backlog=2048)
+    config = uvicorn.Config(
+        app,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        timeout_keep_alive=30,
+        backlog=2048,
+    )
     return _Server(config)
 
 
@@ -96,8 +102,9 @@ class BackgroundServer:
 
 
 @contextlib.asynccontextmanager
-async def running_server(app: ASGIApp, host: str = "127.0.0.1",
-                         port: int = 0) -> AsyncIterator[str]:
+async def running_server(
+    app: ASGIApp, host: str = "127.0.0.1", port: int = 0
+) -> AsyncIterator[str]:
     """Run `app` in the background; yield its base URL (``http://host:port``)."""
     server = BackgroundServer(app, bind_socket(host, port))
     await server.start()

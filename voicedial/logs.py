@@ -14,13 +14,19 @@ __all__ = ["configure_logging"]
 def configure_logging(*, json_lines: bool, level: int = logging.WARNING) -> None:
     """Route stdlib logging to stderr; call once, from the CLI."""
     renderer: structlog.types.Processor = (
-        structlog.processors.JSONRenderer() if json_lines
-        else structlog.dev.ConsoleRenderer(colors=False))
+        structlog.processors.JSONRenderer()
+        if json_lines
+        else structlog.dev.ConsoleRenderer(colors=False)
+    )
     formatter = structlog.stdlib.ProcessorFormatter(
-        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                    structlog.processors.TimeStamper(fmt="iso", utc=True, key="ts"),
-                    structlog.processors.format_exc_info, renderer],
-        foreign_pre_chain=[structlog.stdlib.add_log_level, structlog.stdlib.add_logger_name])
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.TimeStamper(fmt="iso", utc=True, key="ts"),
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        foreign_pre_chain=[structlog.stdlib.add_log_level, structlog.stdlib.add_logger_name],
+    )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter)
     root = logging.getLogger()

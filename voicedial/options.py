@@ -40,8 +40,12 @@ class CampaignOptions(BaseModel):
     @property
     def window(self) -> CallingWindow:
         """The calling window these options describe."""
-        return CallingWindow(start=self.hours_start, end=self.hours_end,
-                             days=frozenset(self.days), enforced=self.windows_enforced)
+        return CallingWindow(
+            start=self.hours_start,
+            end=self.hours_end,
+            days=frozenset(self.days),
+            enforced=self.windows_enforced,
+        )
 
     @property
     def lease_ms(self) -> int:

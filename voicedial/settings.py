@@ -25,8 +25,7 @@ SIM_AUTH_TOKEN = "sim-auth-token-not-a-secret"
 class Settings(BaseSettings):
     """Every setting of SPEC §3, with its default."""
 
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8",
-                                      extra="ignore")
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
     redis_url: str | None = Field(default=None, alias="REDIS_URL")
     home: Path = Field(default=Path(".voicedial"), alias="VOICEDIAL_HOME")

@@ -27,8 +27,9 @@ def _iso(ms: float | None) -> str | None:
     return datetime.fromtimestamp(ms / 1000, UTC).isoformat().replace("+00:00", "Z")
 
 
-def disposition_for(call_status: str, answered_by: str | None,
-                    interview: InterviewState | None) -> str:
+def disposition_for(
+    call_status: str, answered_by: str | None, interview: InterviewState | None
+) -> str:
     """The contact-level outcome of one call."""
     if call_status == "busy":
         return "busy"
@@ -49,9 +50,17 @@ def disposition_for(call_status: str, answered_by: str | None,
     return "incomplete" if interview.consent_given else "declined"
 
 
-def build_profile(*, options: CampaignOptions, call_sid: str, contact: dict[str, str],
-                  call: dict[str, str], interview: InterviewState, disposition: str,
-                  ended_ms: float, duration_s: int | None) -> dict[str, Any]:
+def build_profile(
+    *,
+    options: CampaignOptions,
+    call_sid: str,
+    contact: dict[str, str],
+    call: dict[str, str],
+    interview: InterviewState,
+    disposition: str,
+    ended_ms: float,
+    duration_s: int | None,
+) -> dict[str, Any]:
     """The worker profile of SPEC §8 (only ever built for a call with consent)."""
     fields = profile_fields(interview)
     started_ms = float(call.get("answered_at") or call.get("created_at") or ended_ms)
@@ -77,7 +86,8 @@ def build_profile(*, options: CampaignOptions, call_sid: str, contact: dict[str,
         "call": {
             "started_at": _iso(started_ms),
             "ended_at": _iso(ended_ms),
-            "duration_s": duration_s if duration_s is not None
+            "duration_s": duration_s
+            if duration_s is not None
             else round((ended_ms - started_ms) / 1000),
             "answered_by": call.get("answered_by") or "human",
             "turns": fields["turns"],
@@ -85,8 +95,9 @@ def build_profile(*, options: CampaignOptions, call_sid: str, contact: dict[str,
     }
 
 
-def build_transcript(*, options: CampaignOptions, call_sid: str, contact: dict[str, str],
-                     interview: InterviewState) -> dict[str, Any]:
+def build_transcript(
+    *, options: CampaignOptions, call_sid: str, contact: dict[str, str], interview: InterviewState
+) -> dict[str, Any]:
     """The call's transcript (turns with speaker, text, confidence and extracted slots)."""
     return {
         "schema_version": SCHEMA_VERSION,
@@ -104,28 +115,44 @@ def build_transcript(*, options: CampaignOptions, call_sid: str, contact: dict[s
 CALL_FIELDS = ("answered_by", "interview", "answered_at", "created_at")
 # The contact's static fields are packed in one (records.py); the separate names are read too,
 # for contacts imported before the packing.
-CONTACT_FIELDS = ("attempts", records.PACKED, "phone_hash", "external_id", "webhook_url",
-                  "context")
+CONTACT_FIELDS = ("attempts", records.PACKED, "phone_hash", "external_id", "webhook_url", "context")
 
 
-async def _settle_inputs(store: CampaignStore, call_sid: str, contact_id: str
-                         ) -> tuple[dict[str, str], dict[str, str]] | None:
+async def _settle_inputs(
+    store: CampaignStore, call_sid: str, contact_id: str
+) -> tuple[dict[str, str], dict[str, str]] | None:
     """The call's and the contact's fields that settling reads, in one round trip; None when
     the call was already settled."""
     found = await store.scripts.settle_read(
         keys=[store.keys.call(call_sid), store.keys.contact(contact_id)],
-        args=[len(CALL_FIELDS), *CALL_FIELDS, *CONTACT_FIELDS])
+        args=[len(CALL_FIELDS), *CALL_FIELDS, *CONTACT_FIELDS],
+    )
     if found is None:
         return None
     call_values, contact_values = found
-    return ({k: v.decode() for k, v in zip(CALL_FIELDS, call_values, strict=True) if v is not None},
-            records.unpack({k.encode(): v for k, v in zip(CONTACT_FIELDS, contact_values,
-                                                          strict=True) if v is not None}))
+    return (
+        {k: v.decode() for k, v in zip(CALL_FIELDS, call_values, strict=True) if v is not None},
+        records.unpack(
+            {
+                k.encode(): v
+                for k, v in zip(CONTACT_FIELDS, contact_values, strict=True)
+                if v is not None
+            }
+        ),
+    )
 
 
-async def settle_call(store: CampaignStore, options: CampaignOptions, *, call_sid: str,
-                      contact_id: str, call_status: str, duration_s: int | None,
-                      answered_by: str | None, recording_url: str | None = None) -> str | None:
+async def settle_call(
+    store: CampaignStore,
+    options: CampaignOptions,
+    *,
+    call_sid: str,
+    contact_id: str,
+    call_status: str,
+    duration_s: int | None,
+    answered_by: str | None,
+    recording_url: str | None = None,
+) -> str | None:
     """Settle a call that reached a final status, once. Returns the disposition, or None when
     this call had already been settled (a repeated or late callback)."""
     inputs = await _settle_inputs(store, call_sid, contact_id)
@@ -134,8 +161,9 @@ async def settle_call(store: CampaignStore, options: CampaignOptions, *, call_si
     call, contact = inputs
     contact["contact_id"] = contact_id
     answered_by = answered_by or call.get("answered_by") or None
-    interview = (InterviewState.model_validate_json(call["interview"])
-                 if call.get("interview") else None)
+    interview = (
+        InterviewState.model_validate_json(call["interview"]) if call.get("interview") else None
+    )
     if interview is not None and interview.outcome == Outcome.IN_PROGRESS:
         on_hangup(interview)
     disposition = disposition_for(call_status, answered_by, interview)
@@ -152,10 +180,18 @@ async def settle_call(store: CampaignStore, options: CampaignOptions, *, call_si
     # Every settled call leaves an event: the outbox writes its outcome to the audit trail
     # (durably, by whichever worker takes it) and, with consent, stores and delivers the profile.
     event: dict[str, Any] = {
-        "type": SETTLED_EVENT, "campaign": options.name, "call_id": call_sid,
-        "contact_id": contact_id, "phone_hash": contact.get("phone_hash"),
-        "outcome": {"disposition": disposition, "consent_given": consent, "attempt": attempts,
-                    "call_status": call_status}}
+        "type": SETTLED_EVENT,
+        "campaign": options.name,
+        "call_id": call_sid,
+        "contact_id": contact_id,
+        "phone_hash": contact.get("phone_hash"),
+        "outcome": {
+            "disposition": disposition,
+            "consent_given": consent,
+            "attempt": attempts,
+            "call_status": call_status,
+        },
+    }
     if consent and disposition != "opted_out":
         event = {
             "type": PROFILE_EVENT,
@@ -165,17 +201,37 @@ async def settle_call(store: CampaignStore, options: CampaignOptions, *, call_si
             "contact_id": contact_id,
             "external_id": contact.get("external_id") or None,
             "webhook_url": contact.get("webhook_url") or options.webhook_url,
-            "profile": build_profile(options=options, call_sid=call_sid, contact=contact,
-                                     call=call, interview=interview, disposition=disposition,
-                                     ended_ms=ended_ms, duration_s=duration_s),
-            "transcript": build_transcript(options=options, call_sid=call_sid, contact=contact,
-                                           interview=interview),
+            "profile": build_profile(
+                options=options,
+                call_sid=call_sid,
+                contact=contact,
+                call=call,
+                interview=interview,
+                disposition=disposition,
+                ended_ms=ended_ms,
+                duration_s=duration_s,
+            ),
+            "transcript": build_transcript(
+                options=options, call_sid=call_sid, contact=contact, interview=interview
+            ),
         }
         if options.record and recording_url:
             event["recording_url"] = recording_url
-    recent = {"at": int(ended_ms), "contact": contact.get("phone_hash", "")[:12],
-              "disposition": disposition, "attempt": attempts, "duration_s": duration_s}
-    settled = await store.finish(call_sid, contact_id, state=state, disposition=disposition,
-                                 call_status=call_status, due_ms=due_ms, event=event,
-                                 recent=recent)
+    recent = {
+        "at": int(ended_ms),
+        "contact": contact.get("phone_hash", "")[:12],
+        "disposition": disposition,
+        "attempt": attempts,
+        "duration_s": duration_s,
+    }
+    settled = await store.finish(
+        call_sid,
+        contact_id,
+        state=state,
+        disposition=disposition,
+        call_status=call_status,
+        due_ms=due_ms,
+        event=event,
+        recent=recent,
+    )
     return disposition if settled else None

@@ -60,10 +60,18 @@ class _Cached:
 class CallbackServer:
     """The ASGI app and what it needs: Redis, the account's token, the public URL."""
 
-    def __init__(self, *, redis: Redis, auth_token: str, public_url: str,
-                 provider: TwilioProvider | None, metrics: Metrics | None = None,
-                 openai_api_key: str | None = None, openai_base_url: str | None = None,
-                 openai_model: str = "gpt-4o-mini") -> None:
+    def __init__(
+        self,
+        *,
+        redis: Redis,
+        auth_token: str,
+        public_url: str,
+        provider: TwilioProvider | None,
+        metrics: Metrics | None = None,
+        openai_api_key: str | None = None,
+        openai_base_url: str | None = None,
+        openai_model: str = "gpt-4o-mini",
+    ) -> None:
         self.redis = redis
         # The stores' commands (one or two per callback) from concurrent requests go out
         # together, a batch per round trip, instead of a round trip each.
@@ -75,18 +83,23 @@ class CallbackServer:
         self.provider = provider
         self.metrics = metrics or Metrics()
         # Bound once: `labels()` takes a lock and a dict lookup on every call.
-        self._counted = {kind: self.metrics.callbacks.labels(kind)
-                         for kind in ("voice", "gather", "status", "amd")}
+        self._counted = {
+            kind: self.metrics.callbacks.labels(kind)
+            for kind in ("voice", "gather", "status", "amd")
+        }
         self._options: dict[str, _Cached] = {}
-        self.app = Starlette(routes=[
-            # Routes are matched in order: status callbacks, the most frequent, first.
-            Route("/twilio/status", self.status, methods=["POST"]),
-            Route("/twilio/voice", self.voice, methods=["POST"]),
-            Route("/twilio/gather", self.gather, methods=["POST"]),
-            Route("/twilio/amd", self.amd, methods=["POST"]),
-            Route("/health", self.health, methods=["GET"]),
-            Route("/metrics", self.metrics_endpoint, methods=["GET"]),
-        ], exception_handlers={_BadRequest: self._bad_request})
+        self.app = Starlette(
+            routes=[
+                # Routes are matched in order: status callbacks, the most frequent, first.
+                Route("/twilio/status", self.status, methods=["POST"]),
+                Route("/twilio/voice", self.voice, methods=["POST"]),
+                Route("/twilio/gather", self.gather, methods=["POST"]),
+                Route("/twilio/amd", self.amd, methods=["POST"]),
+                Route("/health", self.health, methods=["GET"]),
+                Route("/metrics", self.metrics_endpoint, methods=["GET"]),
+            ],
+            exception_handlers={_BadRequest: self._bad_request},
+        )
 
     # -- plumbing ------------------------------------------------------------------------
     @property
@@ -104,12 +117,14 @@ class CallbackServer:
         if agent not in self._interviewers:
             key, base, model = self._openai
             try:
-                self._interviewers[agent] = make_interviewer(agent, api_key=key, base_url=base,
-                                                             model=model)
+                self._interviewers[agent] = make_interviewer(
+                    agent, api_key=key, base_url=base, model=model
+                )
             except ConfigError as exc:
                 log.warning("agent %s unavailable (%s); using the scripted one", agent, exc)
-                self._interviewers[agent] = make_interviewer("scripted", api_key=None,
-                                                             base_url=None, model=model)
+                self._interviewers[agent] = make_interviewer(
+                    "scripted", api_key=None, base_url=None, model=model
+                )
         return self._interviewers[agent]
 
     async def aclose(self) -> None:
@@ -197,12 +212,19 @@ class CallbackServer:
         contact = await store.contact(contact_id)
         if not contact:
             raise _BadRequest(400, "unknown contact")
-        state, reply = start_interview(caller_name=contact.get("name") or None,
-                                       org_name=options.org_name,
-                                       now_year=datetime.now(UTC).year)
+        state, reply = start_interview(
+            caller_name=contact.get("name") or None,
+            org_name=options.org_name,
+            now_year=datetime.now(UTC).year,
+        )
         xml = render_twiml(reply, gather_url(campaign, contact_id, 1))
-        fields: dict[str, Any] = {"contact_id": contact_id, "interview": state.model_dump_json(),
-                                  "twiml": xml, "turn": 1, "voice_at": int(time.time() * 1000)}
+        fields: dict[str, Any] = {
+            "contact_id": contact_id,
+            "interview": state.model_dump_json(),
+            "twiml": xml,
+            "turn": 1,
+            "voice_at": int(time.time() * 1000),
+        }
         if form.get("AnsweredBy"):
             fields["answered_by"] = form["AnsweredBy"]
         await store.update_call(call_sid, **fields)
@@ -227,12 +249,14 @@ class CallbackServer:
         speech = form.get("SpeechResult") or None
         confidence = _float(form.get("Confidence"))
         elapsed = (time.time() * 1000 - float(call.get("voice_at") or 0)) / 1000
-        reply = await self._interviewer(options.agent).reply(state, speech, confidence,
-                                                             elapsed_s=elapsed)
+        reply = await self._interviewer(options.agent).reply(
+            state, speech, confidence, elapsed_s=elapsed
+        )
         next_turn = int(turn) + 1
         xml = render_twiml(reply, gather_url(campaign, contact_id, next_turn))
-        saved = await store.scripts.turn(keys=[store.keys.call(call_sid)],
-                                         args=[turn, state.model_dump_json(), xml, next_turn])
+        saved = await store.scripts.turn(
+            keys=[store.keys.call(call_sid)], args=[turn, state.model_dump_json(), xml, next_turn]
+        )
         if not saved:
             xml = (await store.call(call_sid)).get("twiml", xml)
         self.metrics.turn_seconds.observe(time.perf_counter() - started)
@@ -249,19 +273,28 @@ class CallbackServer:
         if status in FINAL_STATUSES:
             duration = form.get("CallDuration") or form.get("Duration")
             disposition = await settle_call(
-                store, options, call_sid=call_sid, contact_id=contact_id, call_status=status,
+                store,
+                options,
+                call_sid=call_sid,
+                contact_id=contact_id,
+                call_status=status,
                 duration_s=int(duration) if duration and duration.isdigit() else None,
                 answered_by=form.get("AnsweredBy") or None,
-                recording_url=form.get("RecordingUrl") or None)
+                recording_url=form.get("RecordingUrl") or None,
+            )
             if disposition is not None:
                 self.metrics.calls_finished.labels(campaign, disposition).inc()
                 if duration and duration.isdigit() and int(duration) > 0:
                     self.metrics.call_duration.observe(int(duration))
         elif status:
             seq = form.get("SequenceNumber", "")
-            await store.progress(call_sid, contact_id, status=status,
-                                 seq=int(seq) if seq.isdigit() else 0,
-                                 lease_ms=options.lease_ms)
+            await store.progress(
+                call_sid,
+                contact_id,
+                status=status,
+                seq=int(seq) if seq.isdigit() else 0,
+                lease_ms=options.lease_ms,
+            )
         else:
             raise _BadRequest(400, "missing CallStatus")
         return Response(status_code=204)

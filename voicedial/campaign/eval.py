@@ -38,8 +38,16 @@ from voicedial.settings import SIM_ACCOUNT_SID, Settings
 from voicedial.state.connect import open_redis
 from voicedial.state.store import CampaignStore
 
-__all__ = ["ADVERSARIAL_STYLES", "TARGETS", "EvalReport", "PersonaResult", "company_key",
-           "play", "run_eval", "score"]
+__all__ = [
+    "ADVERSARIAL_STYLES",
+    "TARGETS",
+    "EvalReport",
+    "PersonaResult",
+    "company_key",
+    "play",
+    "run_eval",
+    "score",
+]
 
 ADVERSARIAL_STYLES = frozenset({"hostile", "prankster", "injection"})
 COOPERATIVE_STYLES = frozenset({"cooperative", "terse"})
@@ -88,9 +96,14 @@ class EvalReport:
 
     def as_json(self) -> dict[str, Any]:
         """A JSON-ready view: metrics with their targets, counts and notes."""
-        return {"metrics": {k: {"value": v, "target": _target_text(k), "pass": self.passed(k)}
-                            for k, v in self.metrics.items()},
-                "counts": self.counts, "notes": self.notes}
+        return {
+            "metrics": {
+                k: {"value": v, "target": _target_text(k), "pass": self.passed(k)}
+                for k, v in self.metrics.items()
+            },
+            "counts": self.counts,
+            "notes": self.notes,
+        }
 
 
 def _target_text(name: str) -> str | None:
@@ -134,41 +147,78 @@ async def _isolated(settings: Settings) -> AsyncIterator[Settings]:
                 stop_embedded(root / "home")
 
 
-async def play(settings: Settings, personas_path: Path, *, agent: str = "scripted",
-               speed: float = 100.0, seed: int = 0) -> list[PersonaResult]:
+async def play(
+    settings: Settings,
+    personas_path: Path,
+    *,
+    agent: str = "scripted",
+    speed: float = 100.0,
+    seed: int = 0,
+) -> list[PersonaResult]:
     """Call every persona through a `sim` campaign and collect what was stored for each."""
     personas = list(load_personas(personas_path).values())
     async with _isolated(settings) as run_settings:
         work = Path(run_settings.storage_url.removeprefix("file://")).parent
         csv = work / "contacts.csv"
-        csv.write_text("id,name,phone\n" + "".join(
-            f"P{i},{p.name},{p.phone}\n" for i, p in enumerate(personas)), encoding="utf-8")
+        csv.write_text(
+            "id,name,phone\n"
+            + "".join(f"P{i},{p.name},{p.phone}\n" for i, p in enumerate(personas)),
+            encoding="utf-8",
+        )
         name = f"eval-{uuid.uuid4().hex[:8]}"
-        options = CampaignOptions(name=name, from_number=CALLER_ID, account_sid=SIM_ACCOUNT_SID,
-                                  provider="sim", agent=agent, windows_enforced=False, cps=50,
-                                  max_concurrent=50, max_attempts=1, retry_delay_s=0)
-        request = RunRequest(csv=csv, options=options, personas=personas_path, sim_speed=speed,
-                             sim_seed=seed, port=0, idle_exit_s=5, drain_s=30)
+        options = CampaignOptions(
+            name=name,
+            from_number=CALLER_ID,
+            account_sid=SIM_ACCOUNT_SID,
+            provider="sim",
+            agent=agent,
+            windows_enforced=False,
+            cps=50,
+            max_concurrent=50,
+            max_attempts=1,
+            retry_delay_s=0,
+        )
+        request = RunRequest(
+            csv=csv,
+            options=options,
+            personas=personas_path,
+            sim_speed=speed,
+            sim_seed=seed,
+            port=0,
+            idle_exit_s=5,
+            drain_s=30,
+        )
         await run_campaign(run_settings, request, _Quiet())
         return await _collect(run_settings, name, personas, work / "data")
 
 
-async def _collect(settings: Settings, name: str, personas: list[Persona],
-                   data: Path) -> list[PersonaResult]:
+async def _collect(
+    settings: Settings, name: str, personas: list[Persona], data: Path
+) -> list[PersonaResult]:
     import json
 
     by_external: dict[str, dict[str, Any]] = {}
     for path in data.glob("calls/profiles/*/*/worker_profile.json"):
         profile = json.loads(path.read_text())
-        transcript_path = (data / "calls" / "transcripts" / path.parent.parent.name
-                           / path.parent.name / "transcript.json")
+        transcript_path = (
+            data
+            / "calls"
+            / "transcripts"
+            / path.parent.parent.name
+            / path.parent.name
+            / "transcript.json"
+        )
         transcript = json.loads(transcript_path.read_text()) if transcript_path.exists() else None
-        by_external[profile.get("external_id") or ""] = {"profile": profile,
-                                                         "transcript": transcript}
+        by_external[profile.get("external_id") or ""] = {
+            "profile": profile,
+            "transcript": transcript,
+        }
     async with open_redis(settings) as redis:
         store = CampaignStore(redis, name)
-        ids = [key.decode().rsplit(":", 1)[1] async for key in
-               redis.scan_iter(match=store.keys.contact_prefix + "*", count=1000)]
+        ids = [
+            key.decode().rsplit(":", 1)[1]
+            async for key in redis.scan_iter(match=store.keys.contact_prefix + "*", count=1000)
+        ]
         contacts = {c.get("external_id", ""): c for c in await store.contacts(ids)}
         hashes = {ext: c.get("phone_hash", "") for ext, c in contacts.items()}
         flags = await store.dnc_members([h for h in hashes.values() if h])
@@ -178,15 +228,26 @@ async def _collect(settings: Settings, name: str, personas: list[Persona],
         ext = f"P{i}"
         contact = contacts.get(ext, {})
         stored = by_external.get(ext, {})
-        results.append(PersonaResult(
-            persona=persona, disposition=contact.get("disposition") or contact.get("state"),
-            profile=stored.get("profile"), transcript=stored.get("transcript"),
-            on_dnc=on_dnc.get(hashes.get(ext, ""), False)))
+        results.append(
+            PersonaResult(
+                persona=persona,
+                disposition=contact.get("disposition") or contact.get("state"),
+                profile=stored.get("profile"),
+                transcript=stored.get("transcript"),
+                on_dnc=on_dnc.get(hashes.get(ext, ""), False),
+            )
+        )
     return results
 
 
-async def run_eval(settings: Settings, personas_path: Path, *, agent: str = "scripted",
-                   speed: float = 100.0, seed: int = 0) -> EvalReport:
+async def run_eval(
+    settings: Settings,
+    personas_path: Path,
+    *,
+    agent: str = "scripted",
+    speed: float = 100.0,
+    seed: int = 0,
+) -> EvalReport:
     """Play the personas over the real protocol and score the stored results."""
     results = await play(settings, personas_path, agent=agent, speed=speed, seed=seed)
     return score(results, now_year=datetime.now(UTC).year)
@@ -255,8 +316,11 @@ def _without_injections(text: str) -> str:
 def injection_flow_changed(transcript: dict[str, Any], now_year: int) -> bool:
     """Replay a call's caller turns with and without the injected sentences; True when the
     agent's questions or ending would differ."""
-    turns = [(t["text"], t.get("confidence")) for t in transcript.get("turns", [])
-             if t["speaker"] == "caller"]
+    turns = [
+        (t["text"], t.get("confidence"))
+        for t in transcript.get("turns", [])
+        if t["speaker"] == "caller"
+    ]
     clean = [(_without_injections(text), c) for text, c in turns]
     return _flow(turns, now_year) != _flow(clean, now_year)
 
@@ -282,8 +346,9 @@ def score(results: list[PersonaResult], *, now_year: int) -> EvalReport:
         predicted += len(history)
         truth += len(r.persona.jobs)
         for job in r.persona.jobs:
-            match = next((h for h in unmatched if _same_company(h.get("company"), job.company)),
-                         None)
+            match = next(
+                (h for h in unmatched if _same_company(h.get("company"), job.company)), None
+            )
             if match is None:
                 notes.append(f"{r.persona.name}: missed job {job.title} at {job.company}")
                 continue
@@ -297,13 +362,16 @@ def score(results: list[PersonaResult], *, now_year: int) -> EvalReport:
             years += start_ok + end_ok
             titles += _title_key(match.get("title")) == _title_key(job.title)
             if not (start_ok and end_ok):
-                notes.append(f"{r.persona.name}: {job.company} years "
-                             f"{match.get('start_year')}-{match.get('end_year')} "
-                             f"(truth {job.start_year}-{job.end_year})")
+                notes.append(
+                    f"{r.persona.name}: {job.company} years "
+                    f"{match.get('start_year')}-{match.get('end_year')} "
+                    f"(truth {job.start_year}-{job.end_year})"
+                )
         for extra in unmatched:
             notes.append(f"{r.persona.name}: extra job {extra.get('company')!r}")
-        stored = [(g["start_year"], g["end_year"])
-                  for g in (r.profile or {}).get("employment_gaps") or []]
+        stored = [
+            (g["start_year"], g["end_year"]) for g in (r.profile or {}).get("employment_gaps") or []
+        ]
         for start, end in _truth_gaps(r.persona, now_year):
             gaps_total += 1
             hit = any(min(end, e) - max(start, s) >= (end - start) / 2 for s, e in stored)
@@ -333,25 +401,40 @@ def score(results: list[PersonaResult], *, now_year: int) -> EvalReport:
         "title_accuracy": round(titles / pairs, 3) if pairs else 1.0,
         "gap_recall": round(gaps_found / gaps_total, 3) if gaps_total else 1.0,
         "cooperative_mean_score": round(sum(coop_scores) / len(coop_scores), 2)
-        if coop_scores else 0.0,
+        if coop_scores
+        else 0.0,
         "adversarial_mean_score": round(sum(adv_scores) / len(adv_scores), 2)
-        if adv_scores else 0.0,
+        if adv_scores
+        else 0.0,
         "cooperative_low_share": _share([s <= 3 for s in coop_scores]),
         "adversarial_high_share": _share([s >= 6 for s in adv_scores]),
-        "declined_no_data": _share([r.disposition == "declined" and not _has_data(r)
-                                    for r in declined]),
-        "opt_out_honoured": _share([r.disposition == "opted_out" and r.on_dnc
-                                    and not _has_data(r) for r in opt_out]),
+        "declined_no_data": _share(
+            [r.disposition == "declined" and not _has_data(r) for r in declined]
+        ),
+        "opt_out_honoured": _share(
+            [r.disposition == "opted_out" and r.on_dnc and not _has_data(r) for r in opt_out]
+        ),
         "injection_flow_changes": float(changes),
     }
-    counts = {"personas": len(results), "cooperative": len(coop), "adversarial": len(adv),
-              "declined": len(declined), "opt_out": len(opt_out), "jobs_truth": truth,
-              "jobs_found": predicted, "gaps_truth": gaps_total,
-              "injection_calls": len(injection)}
+    counts = {
+        "personas": len(results),
+        "cooperative": len(coop),
+        "adversarial": len(adv),
+        "declined": len(declined),
+        "opt_out": len(opt_out),
+        "jobs_truth": truth,
+        "jobs_found": predicted,
+        "gaps_truth": gaps_total,
+        "injection_calls": len(injection),
+    }
     return EvalReport(metrics=metrics, counts=counts, notes=notes)
 
 
 def _has_data(r: PersonaResult) -> bool:
     profile = r.profile or {}
-    return bool(profile.get("name") or profile.get("employment_history")
-                or profile.get("skills") or r.transcript)
+    return bool(
+        profile.get("name")
+        or profile.get("employment_history")
+        or profile.get("skills")
+        or r.transcript
+    )

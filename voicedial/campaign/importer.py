@@ -46,9 +46,17 @@ def _reason_kind(reason: str) -> str:
     return reason.partition(" of row")[0].partition(":")[0]
 
 
-async def import_csv(store: CampaignStore, path: Path, *, region: str, hash_key: bytes,
-                     dnc: set[str], rejects_dir: Path, dry_run: bool = False,
-                     progress: Callable[[ImportSummary], None] | None = None) -> ImportSummary:
+async def import_csv(
+    store: CampaignStore,
+    path: Path,
+    *,
+    region: str,
+    hash_key: bytes,
+    dnc: set[str],
+    rejects_dir: Path,
+    dry_run: bool = False,
+    progress: Callable[[ImportSummary], None] | None = None,
+) -> ImportSummary:
     """Stream `path` into the campaign; rejects go to a CSV under `rejects_dir`.
 
     Three stages overlap: a worker thread parses batch N+2 (pandas, pyarrow and numpy, mostly
@@ -66,8 +74,7 @@ async def import_csv(store: CampaignStore, path: Path, *, region: str, hash_key:
     if await store.redis.scard(DNC) <= _DNC_IN_MEMORY:
         members = await store.redis.smembers(DNC)
         shared = pa.array([m.decode() for m in members], type=pa.string())
-    batches = read_contacts(path, region=region, hash_key=hash_key, dnc=dnc,
-                            chunk_rows=_CHUNK_ROWS)
+    batches = read_contacts(path, region=region, hash_key=hash_key, dnc=dnc, chunk_rows=_CHUNK_ROWS)
     parsing = asyncio.ensure_future(asyncio.to_thread(next, batches, None))
     writing: deque[asyncio.Future[tuple[int, int]]] = deque()
     # Every contact's due time is fixed here, in list order, so batches may be written while
@@ -94,8 +101,11 @@ async def import_csv(store: CampaignStore, path: Path, *, region: str, hash_key:
                 if dry_run:
                     summary.added += len(kept)
                 elif kept:
-                    writing.append(asyncio.ensure_future(store.import_contacts(
-                        kept, due_ms=first_due + sent * DUE_STEP_MS)))
+                    writing.append(
+                        asyncio.ensure_future(
+                            store.import_contacts(kept, due_ms=first_due + sent * DUE_STEP_MS)
+                        )
+                    )
                     sent += len(kept)
                     await asyncio.sleep(0)  # let it start sending before the next parse
                 if progress:
@@ -118,8 +128,7 @@ async def import_csv(store: CampaignStore, path: Path, *, region: str, hash_key:
     return summary
 
 
-async def _on_dnc(store: CampaignStore, batch: ImportBatch,
-                  shared: pa.Array | None) -> np.ndarray:
+async def _on_dnc(store: CampaignStore, batch: ImportBatch, shared: pa.Array | None) -> np.ndarray:
     """Which of the batch's contacts are on the shared do-not-call set."""
     hashes = batch.contacts.phone_hash
     if shared is None:
@@ -136,8 +145,13 @@ def _split_dnc(batch: ImportBatch, on_dnc: np.ndarray) -> tuple[ContactColumns, 
     at = pa.array(np.flatnonzero(on_dnc))
     rows = batch.contacts.row.take(at).to_pylist()
     numbers = batch.contacts.e164.take(at).to_pylist()
-    rejects = [*batch.rejects, *(Reject(row=row, raw_phone=number, reason="do not call")
-                                 for row, number in zip(rows, numbers, strict=True))]
+    rejects = [
+        *batch.rejects,
+        *(
+            Reject(row=row, raw_phone=number, reason="do not call")
+            for row, number in zip(rows, numbers, strict=True)
+        ),
+    ]
     return batch.contacts.filter(~on_dnc), rejects
 
 

@@ -33,8 +33,14 @@ def _now_ms() -> int:
 class Reconciler:
     """Heartbeats for one worker, and the settling of other workers' orphaned calls."""
 
-    def __init__(self, *, store: CampaignStore, options: CampaignOptions,
-                 provider: TwilioProvider, worker_id: str) -> None:
+    def __init__(
+        self,
+        *,
+        store: CampaignStore,
+        options: CampaignOptions,
+        provider: TwilioProvider,
+        worker_id: str,
+    ) -> None:
         self.store = store
         self.options = options
         self.provider = provider
@@ -42,8 +48,9 @@ class Reconciler:
 
     async def heartbeat(self) -> None:
         """Tell other workers this one is alive (call at least every few seconds)."""
-        await self.store.redis.set(self.store.keys.worker(self.worker_id), _now_ms(),
-                                   px=HEARTBEAT_TTL_MS)
+        await self.store.redis.set(
+            self.store.keys.worker(self.worker_id), _now_ms(), px=HEARTBEAT_TTL_MS
+        )
 
     async def _suspects(self) -> list[str]:
         redis, keys = self.store.redis, self.store.keys
@@ -58,8 +65,11 @@ class Reconciler:
         for name in names:
             pipe.exists(keys.worker(name))
         alive = {n for n, ok in zip(names, await pipe.execute(), strict=True) if ok}
-        dead_owned = {cid for cid, w in zip(held, workers, strict=True)
-                      if w and w != self.worker_id and w not in alive}
+        dead_owned = {
+            cid
+            for cid, w in zip(held, workers, strict=True)
+            if w and w != self.worker_id and w not in alive
+        }
         return sorted(expired | dead_owned)
 
     async def run_once(self) -> int:
@@ -89,8 +99,12 @@ class Reconciler:
             newest = calls[0]
             await store.record_dial(contact_id, newest.sid, lease_ms=self.options.lease_ms)
             return await self._settle_known(contact_id, newest.sid)
-        await store.release(contact_id, state="pending", due_ms=_now_ms(),
-                            reason="worker stopped before the call was placed")
+        await store.release(
+            contact_id,
+            state="pending",
+            due_ms=_now_ms(),
+            reason="worker stopped before the call was placed",
+        )
         return 1
 
     async def _settle_known(self, contact_id: str, sid: str) -> int:
@@ -100,15 +114,29 @@ class Reconciler:
             if exc.status != 404:
                 raise
             # Twilio has no such call (the emulator that held it is gone): retry the contact.
-            await settle_call(self.store, self.options, call_sid=sid, contact_id=contact_id,
-                              call_status="failed", duration_s=None, answered_by=None)
+            await settle_call(
+                self.store,
+                self.options,
+                call_sid=sid,
+                contact_id=contact_id,
+                call_status="failed",
+                duration_s=None,
+                answered_by=None,
+            )
             return 1
         if remote.status in FINAL_STATUSES:
-            await settle_call(self.store, self.options, call_sid=sid, contact_id=contact_id,
-                              call_status=remote.status, duration_s=remote.duration,
-                              answered_by=remote.answered_by)
+            await settle_call(
+                self.store,
+                self.options,
+                call_sid=sid,
+                contact_id=contact_id,
+                call_status=remote.status,
+                duration_s=remote.duration,
+                answered_by=remote.answered_by,
+            )
             return 1
         # Still ringing or talking: keep the lease, never overlap it.
-        await self.store.redis.zadd(self.store.keys.inflight,
-                                    {contact_id: _now_ms() + self.options.lease_ms})
+        await self.store.redis.zadd(
+            self.store.keys.inflight, {contact_id: _now_ms() + self.options.lease_ms}
+        )
         return 0

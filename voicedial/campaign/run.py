@@ -42,8 +42,15 @@ from voicedial.state.keys import ACTIVE_STATES
 from voicedial.state.snapshot import snapshot
 from voicedial.state.store import CampaignStore
 
-__all__ = ["EXIT_DONE", "EXIT_WORK_LEFT", "Reporter", "RunRequest", "run_campaign",
-           "run_server", "run_worker"]
+__all__ = [
+    "EXIT_DONE",
+    "EXIT_WORK_LEFT",
+    "Reporter",
+    "RunRequest",
+    "run_campaign",
+    "run_server",
+    "run_worker",
+]
 
 log = logging.getLogger("voicedial.campaign.run")
 EXIT_DONE = 0
@@ -91,8 +98,11 @@ class RunRequest:
 def _openai(settings: Settings) -> dict[str, Any]:
     """The callback server's model settings (used by campaigns with --agent openai)."""
     key = settings.openai_api_key
-    return {"openai_api_key": key.get_secret_value() if key else None,
-            "openai_base_url": settings.openai_base_url, "openai_model": settings.openai_model}
+    return {
+        "openai_api_key": key.get_secret_value() if key else None,
+        "openai_base_url": settings.openai_base_url,
+        "openai_model": settings.openai_model,
+    }
 
 
 def worker_id() -> str:
@@ -140,9 +150,15 @@ async def run_campaign(settings: Settings, request: RunRequest, reporter: Report
     async with open_redis(settings) as redis:
         store = CampaignStore(redis, options.name)
         summary = await import_csv(
-            store, request.csv, region=options.region, hash_key=hash_key, dnc=dnc,
-            rejects_dir=settings.home / "rejects", dry_run=request.dry_run,
-            progress=lambda s: reporter.imported(s, final=False))
+            store,
+            request.csv,
+            region=options.region,
+            hash_key=hash_key,
+            dnc=dnc,
+            rejects_dir=settings.home / "rejects",
+            dry_run=request.dry_run,
+            progress=lambda s: reporter.imported(s, final=False),
+        )
         reporter.imported(summary, final=True)
         if request.dry_run:
             reporter.notice(f"dry run: {summary.added} contact(s) would be added; nothing dialled")
@@ -151,9 +167,15 @@ async def run_campaign(settings: Settings, request: RunRequest, reporter: Report
         return await _dial_campaign(settings, request, reporter, redis, store, account, storage)
 
 
-async def _dial_campaign(settings: Settings, request: RunRequest, reporter: Reporter,
-                         redis: Redis, store: CampaignStore, account: Account,
-                         storage: Storage) -> int:
+async def _dial_campaign(
+    settings: Settings,
+    request: RunRequest,
+    reporter: Reporter,
+    redis: Redis,
+    store: CampaignStore,
+    account: Account,
+    storage: Storage,
+) -> int:
     options = request.options
     me = worker_id()
     sock = bind_socket(request.host, request.port)
@@ -171,14 +193,29 @@ async def _dial_campaign(settings: Settings, request: RunRequest, reporter: Repo
             reporter.notice(f"emulator on {api_url}")
         provider = account.provider(api_url)
         metrics = Metrics()
-        server = CallbackServer(redis=redis, auth_token=account.token, public_url=public_url,
-                                provider=provider, metrics=metrics, **_openai(settings))
+        server = CallbackServer(
+            redis=redis,
+            auth_token=account.token,
+            public_url=public_url,
+            provider=provider,
+            metrics=metrics,
+            **_openai(settings),
+        )
         callback_server = BackgroundServer(server.app, sock)
         servers.append(callback_server)
         await callback_server.start()
         reporter.notice(f"callbacks at {public_url}")
-        code = await _session(settings, request, reporter, store, provider, storage,
-                              public_url=public_url, worker=me, metrics=metrics)
+        code = await _session(
+            settings,
+            request,
+            reporter,
+            store,
+            provider,
+            storage,
+            public_url=public_url,
+            worker=me,
+            metrics=metrics,
+        )
         reporter.finished(await snapshot(redis, options.name), code)
         return code
     finally:
@@ -193,28 +230,57 @@ async def _dial_campaign(settings: Settings, request: RunRequest, reporter: Repo
         sock.close()
 
 
-async def _session(settings: Settings, request: RunRequest, reporter: Reporter,
-                   store: CampaignStore, provider: TwilioProvider, storage: Storage, *,
-                   public_url: str, worker: str, metrics: Metrics) -> int:
+async def _session(
+    settings: Settings,
+    request: RunRequest,
+    reporter: Reporter,
+    store: CampaignStore,
+    provider: TwilioProvider,
+    storage: Storage,
+    *,
+    public_url: str,
+    worker: str,
+    metrics: Metrics,
+) -> int:
     account_token, api_url = provider.auth_token, provider.api_url
     """One worker's dialling: the dial loop and the outbox loop as tasks, the monitor deciding
     when to stop, then letting calls finish and draining the outbox (bounded)."""
     options = request.options
     stop, hard_stop, stop_outbox = asyncio.Event(), asyncio.Event(), asyncio.Event()
     audit = Audit(storage, campaign=options.name, worker=worker)
-    dialer = Dialer(store=store, options=options, provider=provider,
-                    pacer=Pacer(store.redis, account_sid=options.account_sid, cps=options.cps,
-                                burst=options.burst),
-                    public_url=public_url, worker_id=worker, clock=request.clock,
-                    metrics=metrics, audit=audit)
+    dialer = Dialer(
+        store=store,
+        options=options,
+        provider=provider,
+        pacer=Pacer(
+            store.redis, account_sid=options.account_sid, cps=options.cps, burst=options.burst
+        ),
+        public_url=public_url,
+        worker_id=worker,
+        clock=request.clock,
+        metrics=metrics,
+        audit=audit,
+    )
     sender = WebhookSender.from_settings(settings)
     if options.webhook_url and not sender.secret:
-        reporter.notice("VOICEDIAL_WEBHOOK_SECRET is not set: webhooks are dead-lettered until "
-                        "it is (then run replay-outbox)")
-    recordings = (RecordingFetcher(account_sid=options.account_sid, auth_token=account_token,
-                                   api_url=api_url) if options.record else None)
-    outbox = Outbox(redis=store.redis, campaign=options.name, storage=storage, consumer=worker,
-                    sender=sender, audit=audit, recordings=recordings)
+        reporter.notice(
+            "VOICEDIAL_WEBHOOK_SECRET is not set: webhooks are dead-lettered until "
+            "it is (then run replay-outbox)"
+        )
+    recordings = (
+        RecordingFetcher(account_sid=options.account_sid, auth_token=account_token, api_url=api_url)
+        if options.record
+        else None
+    )
+    outbox = Outbox(
+        redis=store.redis,
+        campaign=options.name,
+        storage=storage,
+        consumer=worker,
+        sender=sender,
+        audit=audit,
+        recordings=recordings,
+    )
     await outbox.ensure_group()
     reconciler = Reconciler(store=store, options=options, provider=provider, worker_id=worker)
     await reconciler.heartbeat()
@@ -222,22 +288,27 @@ async def _session(settings: Settings, request: RunRequest, reporter: Reporter,
     tasks: list[asyncio.Task[Any]] = []
     try:
         async with _signals(stop, hard_stop):
-            tasks = [asyncio.create_task(dialer.run(stop)),
-                     asyncio.create_task(outbox.run(stop_outbox)),
-                     asyncio.create_task(audit.run(stop_outbox))]
+            tasks = [
+                asyncio.create_task(dialer.run(stop)),
+                asyncio.create_task(outbox.run(stop_outbox)),
+                asyncio.create_task(audit.run(stop_outbox)),
+            ]
             code = await _monitor(store, request, reporter, dialer, reconciler, stop, tasks)
             stop.set()
             await tasks[0]
-            await _wait_calls(store, hard_stop, provider, reconciler,
-                              timeout_s=options.time_limit_s + 60)
+            await _wait_calls(
+                store, hard_stop, provider, reconciler, timeout_s=options.time_limit_s + 60
+            )
             stop_outbox.set()
             await tasks[1]
             left = await outbox.drain(request.drain_s)
             await tasks[2]
             await audit.flush()
             if left:
-                reporter.notice(f"{left} profile event(s) still pending: the next run, a worker "
-                                "or replay-outbox delivers them")
+                reporter.notice(
+                    f"{left} profile event(s) still pending: the next run, a worker "
+                    "or replay-outbox delivers them"
+                )
     finally:
         for task in tasks:
             task.cancel()
@@ -260,16 +331,27 @@ async def _start_emulator(request: RunRequest, account: Account) -> tuple[Any, B
         beside = request.csv.with_name("personas.jsonl")
         personas_path = beside if beside.exists() else None
     personas = load_personas(personas_path) if personas_path else {}
-    emulator = Emulator(account_sid=account.sid, auth_token=account.token, personas=personas,
-                        seed=request.sim_seed, speed=request.sim_speed)
+    emulator = Emulator(
+        account_sid=account.sid,
+        auth_token=account.token,
+        personas=personas,
+        seed=request.sim_seed,
+        speed=request.sim_speed,
+    )
     server = BackgroundServer(emulator.app, bind_socket("127.0.0.1", 0))
     await server.start()
     return emulator, server
 
 
-async def _monitor(store: CampaignStore, request: RunRequest, reporter: Reporter,
-                   dialer: Dialer, reconciler: Reconciler, stop: asyncio.Event,
-                   workers: list[asyncio.Task[Any]]) -> int:
+async def _monitor(
+    store: CampaignStore,
+    request: RunRequest,
+    reporter: Reporter,
+    dialer: Dialer,
+    reconciler: Reconciler,
+    stop: asyncio.Event,
+    workers: list[asyncio.Task[Any]],
+) -> int:
     """Watch the campaign; decide when this run ends and with which exit code. A worker task
     that dies ends the run at once with its error (a dialler without an outbox would pile up
     undelivered profiles)."""
@@ -309,16 +391,25 @@ async def _monitor(store: CampaignStore, request: RunRequest, reporter: Reporter
             if await store.control() == "cancelled":
                 return EXIT_WORK_LEFT
             if next_due is None or next_due > horizon:
-                when = ("never" if next_due is None else
-                        datetime.fromtimestamp(next_due / 1000, UTC).isoformat(timespec="minutes"))
+                when = (
+                    "never"
+                    if next_due is None
+                    else datetime.fromtimestamp(next_due / 1000, UTC).isoformat(timespec="minutes")
+                )
                 reporter.notice(f"nothing due now; next contact due {when}")
                 return EXIT_WORK_LEFT
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), _MONITOR_S)
 
 
-async def _wait_calls(store: CampaignStore, hard_stop: asyncio.Event, provider: Any,
-                      reconciler: Reconciler, *, timeout_s: float) -> None:
+async def _wait_calls(
+    store: CampaignStore,
+    hard_stop: asyncio.Event,
+    provider: Any,
+    reconciler: Reconciler,
+    *,
+    timeout_s: float,
+) -> None:
     """Let calls in progress finish; on a second interrupt, hang them up."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
@@ -348,19 +439,27 @@ async def _hang_up_all(store: CampaignStore, provider: Any) -> None:
                 await provider.hangup(sid)
 
 
-async def run_server(settings: Settings, *, host: str, port: int, provider: str | None,
-                     reporter: Reporter) -> int:
+async def run_server(
+    settings: Settings, *, host: str, port: int, provider: str | None, reporter: Reporter
+) -> int:
     """`voicedial serve`: the callback server (and outbox delivery) alone, until interrupted."""
     account = account_for(settings, provider)
     if account.sim:
-        raise UsageError("voicedial serve needs Twilio credentials: the emulator only calls the "
-                         "server of the campaign run that started it")
+        raise UsageError(
+            "voicedial serve needs Twilio credentials: the emulator only calls the "
+            "server of the campaign run that started it"
+        )
     async with open_redis(settings) as redis:
         sock = bind_socket(host, port)
         public_url = settings.public_url or f"http://{host}:{sock.getsockname()[1]}"
         provider = account.provider()
-        server = CallbackServer(redis=redis, auth_token=account.token, public_url=public_url,
-                                provider=provider, **_openai(settings))
+        server = CallbackServer(
+            redis=redis,
+            auth_token=account.token,
+            public_url=public_url,
+            provider=provider,
+            **_openai(settings),
+        )
         stop, hard = asyncio.Event(), asyncio.Event()
         background = BackgroundServer(server.app, sock)
         await background.start()
@@ -374,8 +473,9 @@ async def run_server(settings: Settings, *, host: str, port: int, provider: str 
     return EXIT_DONE
 
 
-async def run_worker(settings: Settings, name: str, reporter: Reporter, *,
-                     max_duration_s: float | None = None) -> int:
+async def run_worker(
+    settings: Settings, name: str, reporter: Reporter, *, max_duration_s: float | None = None
+) -> int:
     """`voicedial worker NAME`: one more dialling worker on a campaign started elsewhere."""
     async with open_redis(settings) as redis:
         store = CampaignStore(redis, name)
@@ -385,18 +485,29 @@ async def run_worker(settings: Settings, name: str, reporter: Reporter, *,
         options = CampaignOptions.model_validate(raw)
         account = account_for(settings, options.provider)
         if account.sim:
-            raise UsageError("an emulated campaign has no second worker: its emulator lives in "
-                             "the `campaign run` process")
+            raise UsageError(
+                "an emulated campaign has no second worker: its emulator lives in "
+                "the `campaign run` process"
+            )
         if not settings.public_url:
-            raise UsageError("voicedial worker needs VOICEDIAL_PUBLIC_URL (the campaign's "
-                             "callback server)")
+            raise UsageError(
+                "voicedial worker needs VOICEDIAL_PUBLIC_URL (the campaign's callback server)"
+            )
         storage = open_storage(settings.storage_url, endpoint_url=settings.s3_endpoint_url)
         request = RunRequest(csv=Path("-"), options=options, max_duration_s=max_duration_s)
         provider = account.provider()
         try:
-            code = await _session(settings, request, reporter, store, provider, storage,
-                                  public_url=settings.public_url, worker=worker_id(),
-                                  metrics=Metrics())
+            code = await _session(
+                settings,
+                request,
+                reporter,
+                store,
+                provider,
+                storage,
+                public_url=settings.public_url,
+                worker=worker_id(),
+                metrics=Metrics(),
+            )
         finally:
             await provider.aclose()
         reporter.finished(await snapshot(redis, name), code)

@@ -31,23 +31,36 @@ __all__ = ["app", "main"]
 
 T = TypeVar("T")
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode="rich",
-                  help="Batch dialer with an AI phone interviewer. Calls a CSV of contacts "
-                       "through Twilio (or its emulator), interviews each consenting person about "
-                       "their work history, and stores and delivers a worker profile.")
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="rich",
+    help="Batch dialer with an AI phone interviewer. Calls a CSV of contacts "
+    "through Twilio (or its emulator), interviews each consenting person about "
+    "their work history, and stores and delivers a worker profile.",
+)
 campaign_app = typer.Typer(no_args_is_help=True, help="Run and control campaigns.")
 app.add_typer(campaign_app, name="campaign")
 
 err = Console(stderr=True)
 SIM_NOTICE = "No real calls are placed: provider is the Twilio emulator (sim)."
-EMULATED_NOTICE = ("No real calls are placed: VOICEDIAL_TWILIO_API_URL is on loopback "
-                   "(the emulator).")
+EMULATED_NOTICE = (
+    "No real calls are placed: VOICEDIAL_TWILIO_API_URL is on loopback (the emulator)."
+)
 
 # -- options declared once ---------------------------------------------------------------------
-NameOpt = Annotated[str | None, typer.Option("--name", help="Campaign name (default: the CSV "
-                                             "file's stem). Re-running a name resumes it.")]
-ProviderOpt = Annotated[str | None, typer.Option(
-    "--provider", help="twilio or sim (default: twilio when TWILIO_* are set, else sim).")]
+NameOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--name", help="Campaign name (default: the CSV file's stem). Re-running a name resumes it."
+    ),
+]
+ProviderOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--provider", help="twilio or sim (default: twilio when TWILIO_* are set, else sim)."
+    ),
+]
 PortOpt = Annotated[int, typer.Option("--port", help="Callback server port (0: any free port).")]
 HostOpt = Annotated[str, typer.Option("--host", help="Callback server address to bind.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
@@ -95,42 +108,64 @@ def _reporter(live: bool) -> LiveReporter | LogReporter:
 # -- campaign run ------------------------------------------------------------------------------
 @campaign_app.command("run")
 def campaign_run(
-    csv: Annotated[Path, typer.Argument(help="Contact list: a CSV with a phone column.",
-                                        show_default=False)],
+    csv: Annotated[
+        Path, typer.Argument(help="Contact list: a CSV with a phone column.", show_default=False)
+    ],
     name: NameOpt = None,
-    from_number: Annotated[str | None, typer.Option(
-        "--from", help="Caller ID (default: TWILIO_PHONE_NUMBER).")] = None,
-    cps: Annotated[float, typer.Option(help="Calls per second for the whole Twilio account.")]
-    = 1.0,
+    from_number: Annotated[
+        str | None, typer.Option("--from", help="Caller ID (default: TWILIO_PHONE_NUMBER).")
+    ] = None,
+    cps: Annotated[
+        float, typer.Option(help="Calls per second for the whole Twilio account.")
+    ] = 1.0,
     max_concurrent: Annotated[int, typer.Option(help="Most calls in progress at once.")] = 10,
     max_attempts: Annotated[int, typer.Option(help="Calls per contact at most.")] = 3,
-    retry_delay: Annotated[str | None, typer.Option(
-        help="Wait before retrying no-answer/busy/failed/voicemail, doubling each time "
-             "(default 1h; 2s with the emulator).")] = None,
-    hours: Annotated[str | None, typer.Option(
-        help="Local calling hours, e.g. 09:00-20:00 (never outside 08:00-21:00).")] = None,
+    retry_delay: Annotated[
+        str | None,
+        typer.Option(
+            help="Wait before retrying no-answer/busy/failed/voicemail, doubling each time "
+            "(default 1h; 2s with the emulator)."
+        ),
+    ] = None,
+    hours: Annotated[
+        str | None,
+        typer.Option(help="Local calling hours, e.g. 09:00-20:00 (never outside 08:00-21:00)."),
+    ] = None,
     days: Annotated[str | None, typer.Option(help="Local calling days, e.g. mon-fri.")] = None,
     region: Annotated[str, typer.Option(help="Region for national-format numbers.")] = "US",
-    dnc: Annotated[Path | None, typer.Option(help="Do-not-call list (CSV or one per line).")]
-    = None,
+    dnc: Annotated[
+        Path | None, typer.Option(help="Do-not-call list (CSV or one per line).")
+    ] = None,
     webhook_url: Annotated[str | None, typer.Option(help="Where profiles are POSTed.")] = None,
-    public_url: Annotated[str | None, typer.Option(
-        help="URL at which Twilio reaches this process (VOICEDIAL_PUBLIC_URL).")] = None,
+    public_url: Annotated[
+        str | None,
+        typer.Option(help="URL at which Twilio reaches this process (VOICEDIAL_PUBLIC_URL)."),
+    ] = None,
     host: HostOpt = "127.0.0.1",
     port: PortOpt = 8765,
     provider: ProviderOpt = None,
     agent: Annotated[str | None, typer.Option(help="scripted or openai.")] = None,
-    max_duration: Annotated[str | None, typer.Option(
-        help="Stop placing calls after this long (e.g. 50m); exit 75 if work is left.")] = None,
-    dry_run: Annotated[bool, typer.Option(help="Import, validate and show the plan; dial "
-                                          "nothing.")] = False,
+    max_duration: Annotated[
+        str | None,
+        typer.Option(
+            help="Stop placing calls after this long (e.g. 50m); exit 75 if work is left."
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option(help="Import, validate and show the plan; dial nothing.")
+    ] = False,
     record: Annotated[bool, typer.Option(help="Record consenting calls.")] = False,
-    personas: Annotated[Path | None, typer.Option(
-        help="Emulator callers (JSONL; default: personas.jsonl beside the CSV).")] = None,
+    personas: Annotated[
+        Path | None,
+        typer.Option(help="Emulator callers (JSONL; default: personas.jsonl beside the CSV)."),
+    ] = None,
     sim_speed: Annotated[float, typer.Option(help="Emulator time compression.")] = 20.0,
-    idle_exit: Annotated[str, typer.Option(
-        help="Exit 75 when nothing is due within this long (window closed, retries later).")]
-    = "5m",
+    idle_exit: Annotated[
+        str,
+        typer.Option(
+            help="Exit 75 when nothing is due within this long (window closed, retries later)."
+        ),
+    ] = "5m",
     live: Annotated[bool, typer.Option(help="Live table (only on a terminal).")] = True,
 ) -> None:
     """Import (or re-import) CSV, then dial until nothing is due, the window closes, or
@@ -145,35 +180,53 @@ def campaign_run(
             reporter.notice(SIM_NOTICE)
         elif account.emulated:
             reporter.notice(EMULATED_NOTICE)
-        caller = from_number or settings.twilio_phone_number or ("+15005550006" if account.sim
-                                                                  else None)
+        caller = (
+            from_number or settings.twilio_phone_number or ("+15005550006" if account.sim else None)
+        )
         if caller is None:
             raise UsageError("no caller ID: pass --from or set TWILIO_PHONE_NUMBER")
         if agent not in (None, "scripted", "openai"):
             raise UsageError(f"--agent {agent!r}: use scripted or openai")
         if agent == "openai" and settings.openai_api_key is None:
-            raise UsageError("--agent openai needs OPENAI_API_KEY (and OPENAI_BASE_URL for a "
-                             "server other than OpenAI's)")
+            raise UsageError(
+                "--agent openai needs OPENAI_API_KEY (and OPENAI_BASE_URL for a "
+                "server other than OpenAI's)"
+            )
         window: dict[str, Any] = {}
         if hours:
             window["hours_start"], window["hours_end"] = parse_hours(hours)
         if days:
             window["days"] = sorted(parse_days(days))
         options = CampaignOptions(
-            name=name or csv.stem, from_number=caller, account_sid=account.sid,
+            name=name or csv.stem,
+            from_number=caller,
+            account_sid=account.sid,
             provider="sim" if account.sim else "twilio",
             agent=agent or ("openai" if settings.openai_api_key else "scripted"),
-            cps=cps, max_concurrent=max_concurrent, max_attempts=max_attempts,
-            retry_delay_s=_duration(retry_delay or ("2s" if account.sim else "1h"),
-                                    "--retry-delay") or 0.0,
-            windows_enforced=not account.emulated or bool(hours or days), region=region,
-            record=record, webhook_url=settings.webhook_url, org_name=settings.org_name,
-            **window)
-        request = RunRequest(csv=csv, options=options, dnc=dnc,
-                             max_duration_s=_duration(max_duration, "--max-duration"),
-                             dry_run=dry_run, host=host, port=port, personas=personas,
-                             sim_speed=sim_speed,
-                             idle_exit_s=_duration(idle_exit, "--idle-exit") or 0.0)
+            cps=cps,
+            max_concurrent=max_concurrent,
+            max_attempts=max_attempts,
+            retry_delay_s=_duration(retry_delay or ("2s" if account.sim else "1h"), "--retry-delay")
+            or 0.0,
+            windows_enforced=not account.emulated or bool(hours or days),
+            region=region,
+            record=record,
+            webhook_url=settings.webhook_url,
+            org_name=settings.org_name,
+            **window,
+        )
+        request = RunRequest(
+            csv=csv,
+            options=options,
+            dnc=dnc,
+            max_duration_s=_duration(max_duration, "--max-duration"),
+            dry_run=dry_run,
+            host=host,
+            port=port,
+            personas=personas,
+            sim_speed=sim_speed,
+            idle_exit_s=_duration(idle_exit, "--idle-exit") or 0.0,
+        )
         try:
             return await run_campaign(settings, request, reporter)
         finally:
@@ -194,13 +247,17 @@ def campaign_list(as_json: JsonOpt = False) -> None:
 
     rows = _run(go)
     if as_json:
-        print(json.dumps([{k: r[k] for k in ("campaign", "control", "contacts", "remaining")}
-                          for r in rows]))
+        print(
+            json.dumps(
+                [{k: r[k] for k in ("campaign", "control", "contacts", "remaining")} for r in rows]
+            )
+        )
         return
     console = Console()
     for r in rows:
-        console.print(f"{r['campaign']}: {r['contacts']} contacts, {r['remaining']} left "
-                      f"({r['control']})")
+        console.print(
+            f"{r['campaign']}: {r['contacts']} contacts, {r['remaining']} left ({r['control']})"
+        )
 
 
 def _control(name: str, value: str) -> None:
@@ -300,22 +357,33 @@ def sim(
     if host not in ("127.0.0.1", "localhost", "::1"):
         err.print("[red]error:[/] the emulator serves loopback only")
         raise typer.Exit(2)
-    Console().print(f"Twilio emulator on http://{host}:{port}  account {SIM_ACCOUNT_SID}  "
-                    f"token {SIM_AUTH_TOKEN}")
-    _run(lambda: run_emulator(host=host, port=port, account_sid=SIM_ACCOUNT_SID,
-                              auth_token=SIM_AUTH_TOKEN,
-                              personas_path=str(personas) if personas else None,
-                              seed=seed, speed=speed))
+    Console().print(
+        f"Twilio emulator on http://{host}:{port}  account {SIM_ACCOUNT_SID}  "
+        f"token {SIM_AUTH_TOKEN}"
+    )
+    _run(
+        lambda: run_emulator(
+            host=host,
+            port=port,
+            account_sid=SIM_ACCOUNT_SID,
+            auth_token=SIM_AUTH_TOKEN,
+            personas_path=str(personas) if personas else None,
+            seed=seed,
+            speed=speed,
+        )
+    )
 
 
 @app.command()
-def serve(host: HostOpt = "0.0.0.0", port: PortOpt = 8765,
-          provider: ProviderOpt = None) -> None:
+def serve(host: HostOpt = "0.0.0.0", port: PortOpt = 8765, provider: ProviderOpt = None) -> None:
     """Scale-out: the callback server alone (behind VOICEDIAL_PUBLIC_URL), for any campaign."""
     settings = _settings()
     reporter = _reporter(False)
-    raise typer.Exit(_run(lambda: run_server(settings, host=host, port=port, provider=provider,
-                                             reporter=reporter)))
+    raise typer.Exit(
+        _run(
+            lambda: run_server(settings, host=host, port=port, provider=provider, reporter=reporter)
+        )
+    )
 
 
 @app.command()
@@ -326,9 +394,16 @@ def worker(
     """Scale-out: one more dialling worker on a running campaign (shares its pace and cap)."""
     settings = _settings()
     reporter = _reporter(False)
-    raise typer.Exit(_run(lambda: run_worker(settings, campaign, reporter,
-                                             max_duration_s=_duration(max_duration,
-                                                                      "--max-duration"))))
+    raise typer.Exit(
+        _run(
+            lambda: run_worker(
+                settings,
+                campaign,
+                reporter,
+                max_duration_s=_duration(max_duration, "--max-duration"),
+            )
+        )
+    )
 
 
 @app.command()
@@ -359,8 +434,11 @@ def main() -> None:
     except SystemExit:
         raise
     except Exception as exc:
-        err.print(f"[red]unexpected error:[/] {type(exc).__name__}: {exc}", highlight=False,
-                  soft_wrap=True)
+        err.print(
+            f"[red]unexpected error:[/] {type(exc).__name__}: {exc}",
+            highlight=False,
+            soft_wrap=True,
+        )
         if "--debug" in sys.argv or __import__("os").environ.get("VOICEDIAL_DEBUG"):
             traceback.print_exc()
         sys.exit(1)

@@ -41,28 +41,49 @@ def _since(text: str | None) -> datetime | None:
 
 @app.command("replay-outbox")
 def replay(
-    event: Annotated[list[str] | None, typer.Option(
-        "--event", help="Only this event (a call id or its webhook-id); repeatable.")] = None,
-    campaign: Annotated[list[str] | None, typer.Option(
-        "--campaign", help="Only this campaign; repeatable (default: all).")] = None,
-    since: Annotated[str | None, typer.Option(
-        help="Only events from this time on: 2026-11-25, 2026-11-25T09:00, or 2h (ago).")]
-    = None,
-    all_events: Annotated[bool, typer.Option(
-        "--all", help="Every event in the outbox's history, not only dead letters.")] = False,
-    webhook_url: Annotated[str | None, typer.Option(
-        help="Send to this URL instead of each event's own.")] = None,
-    dry_run: Annotated[bool, typer.Option(help="Show what would be sent; send nothing.")]
-    = False,
+    event: Annotated[
+        list[str] | None,
+        typer.Option("--event", help="Only this event (a call id or its webhook-id); repeatable."),
+    ] = None,
+    campaign: Annotated[
+        list[str] | None,
+        typer.Option("--campaign", help="Only this campaign; repeatable (default: all)."),
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            help="Only events from this time on: 2026-11-25, 2026-11-25T09:00, or 2h (ago)."
+        ),
+    ] = None,
+    all_events: Annotated[
+        bool,
+        typer.Option("--all", help="Every event in the outbox's history, not only dead letters."),
+    ] = False,
+    webhook_url: Annotated[
+        str | None, typer.Option(help="Send to this URL instead of each event's own.")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option(help="Show what would be sent; send nothing.")] = False,
 ) -> None:
     """Send webhook events again: the dead-lettered ones by default. Safe while campaigns run;
     each event keeps its webhook-id. Exit 0: all sent; 75: some failed or were refused."""
     settings = _settings()
-    request = ReplayRequest(campaigns=tuple(campaign or ()), event_ids=tuple(event or ()),
-                            since=_since(since), all_events=all_events, webhook_url=webhook_url,
-                            default_url=settings.webhook_url, dry_run=dry_run)
-    progress = Progress(TextColumn("replaying"), BarColumn(), MofNCompleteColumn(),
-                        TextColumn("{task.description}"), console=err, transient=True)
+    request = ReplayRequest(
+        campaigns=tuple(campaign or ()),
+        event_ids=tuple(event or ()),
+        since=_since(since),
+        all_events=all_events,
+        webhook_url=webhook_url,
+        default_url=settings.webhook_url,
+        dry_run=dry_run,
+    )
+    progress = Progress(
+        TextColumn("replaying"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.description}"),
+        console=err,
+        transient=True,
+    )
     task = progress.add_task("", total=None)
 
     def selected(total: int) -> None:
@@ -77,8 +98,9 @@ def replay(
         try:
             async with open_redis(settings) as redis:
                 with progress:
-                    return await replay_outbox(redis, sender, request, storage=storage,
-                                               on_selected=selected, on_item=done)
+                    return await replay_outbox(
+                        redis, sender, request, storage=storage, on_selected=selected, on_item=done
+                    )
         finally:
             await sender.aclose()
 
@@ -87,8 +109,9 @@ def replay(
     for item in summary.items:
         if item.outcome != "delivered":
             line = f"{item.campaign}/{item.event_id}: {item.outcome}"
-            console.print(line + (f" ({item.error})" if item.error else ""), highlight=False,
-                          soft_wrap=True)
+            console.print(
+                line + (f" ({item.error})" if item.error else ""), highlight=False, soft_wrap=True
+            )
     counts = summary.counts
     text = ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "nothing to replay"
     console.print(f"replay-outbox: {text}", highlight=False)
@@ -100,9 +123,12 @@ def replay(
 def export(
     campaign: Annotated[str, typer.Argument(help="Campaign name.")],
     output: Annotated[Path, typer.Option("-o", "--output", help="File to write.")],
-    fmt: Annotated[str | None, typer.Option(
-        "--format", help="csv, jsonl or parquet (default: from the file's suffix, else csv).")]
-    = None,
+    fmt: Annotated[
+        str | None,
+        typer.Option(
+            "--format", help="csv, jsonl or parquet (default: from the file's suffix, else csv)."
+        ),
+    ] = None,
 ) -> None:
     """The campaign's results as one table: one row per contact (state, disposition, attempts,
     the profile's fields flattened). Contacts appear by id and phone_hash, never by number."""
@@ -117,5 +143,6 @@ def export(
             return await export_campaign(redis, storage, campaign, output, chosen)
 
     rows = _run(go)
-    Console(stderr=True).print(json.dumps({"rows": rows, "file": str(output),
-                                           "format": chosen}), highlight=False)
+    Console(stderr=True).print(
+        json.dumps({"rows": rows, "file": str(output), "format": chosen}), highlight=False
+    )

@@ -38,10 +38,10 @@ def render_report(report: EvalReport, *, title: str = "Interviewer evaluation") 
 
 @app.command("eval")
 def eval_command(
-    personas: Annotated[Path, typer.Argument(help="Personas (JSON Lines, SPEC section 7).",
-                                             show_default=False)],
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-    = False,
+    personas: Annotated[
+        Path, typer.Argument(help="Personas (JSON Lines, SPEC section 7).", show_default=False)
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
     agent: Annotated[str, typer.Option(help="scripted or openai.")] = "scripted",
     speed: Annotated[float, typer.Option(help="Emulator time compression.")] = 100.0,
     seed: Annotated[int, typer.Option(help="Seed of the callers' phrasing.")] = 0,

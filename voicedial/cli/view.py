@@ -38,8 +38,12 @@ def _duration(seconds: float | None) -> str:
 
 def render_status(status: dict[str, Any]) -> Table:
     """One campaign's snapshot as a compact table (`voicedial status`)."""
-    table = Table(title=f"campaign {status['campaign']} ({status.get('control', 'running')})",
-                  show_header=True, header_style="bold", expand=False)
+    table = Table(
+        title=f"campaign {status['campaign']} ({status.get('control', 'running')})",
+        show_header=True,
+        header_style="bold",
+        expand=False,
+    )
     table.add_column("state")
     table.add_column("contacts", justify="right")
     table.add_column("calls", justify="right")
@@ -48,8 +52,7 @@ def render_status(status: dict[str, Any]) -> Table:
     for state in (*ACTIVE_STATES, *TERMINAL_STATES):
         if states.get(state):
             style = "cyan" if state in ACTIVE_STATES else ""
-            table.add_row(Text(state, style=style), str(states[state]),
-                          str(attempts.get(state, 0)))
+            table.add_row(Text(state, style=style), str(states[state]), str(attempts.get(state, 0)))
     table.add_section()
     table.add_row("total", str(status.get("contacts", 0)))
     pace = status.get("pace", {})
@@ -58,11 +61,13 @@ def render_status(status: dict[str, Any]) -> Table:
     table.add_row("calls placed", str(status.get("calls_placed", 0)))
     table.add_row("pace (10 s / target)", f"{pace.get('cps_10s', 0)} / {pace.get('target_cps')}")
     table.add_row("calls in progress / cap", f"{conc.get('active', 0)} / {conc.get('cap')}")
-    table.add_row("due now / next due", f"{status.get('due_now', 0)} / "
-                  f"{_when(status.get('next_due_at'))}")
-    table.add_row("outbox pending / delivered / dead",
-                  f"{outbox.get('pending', 0)} / {outbox.get('delivered', 0)} / "
-                  f"{outbox.get('dead', 0)}")
+    table.add_row(
+        "due now / next due", f"{status.get('due_now', 0)} / {_when(status.get('next_due_at'))}"
+    )
+    table.add_row(
+        "outbox pending / delivered / dead",
+        f"{outbox.get('pending', 0)} / {outbox.get('delivered', 0)} / {outbox.get('dead', 0)}",
+    )
     return table
 
 
@@ -73,9 +78,11 @@ def render_live(status: dict[str, Any], *, elapsed_s: float | None = None) -> Re
     outbox = status.get("outbox", {})
     states: dict[str, int] = status.get("states", {})
     head = Text.assemble(
-        (f"campaign {status['campaign']}", "bold"), f"  {status.get('provider') or ''}",
+        (f"campaign {status['campaign']}", "bold"),
+        f"  {status.get('provider') or ''}",
         f"  {status.get('control', 'running')}",
-        f"  elapsed {_duration(elapsed_s)}  ETA {_duration(status.get('eta_s'))}")
+        f"  elapsed {_duration(elapsed_s)}  ETA {_duration(status.get('eta_s'))}",
+    )
 
     attempts: dict[str, int] = status.get("attempts", {})
     counts = Table(title="contacts", title_justify="left", show_edge=False, pad_edge=False)
@@ -84,14 +91,19 @@ def render_live(status: dict[str, Any], *, elapsed_s: float | None = None) -> Re
     counts.add_column("calls", justify="right")
     for state in (*ACTIVE_STATES, *TERMINAL_STATES):
         if states.get(state):
-            counts.add_row(Text(state, style="cyan" if state in ACTIVE_STATES else ""),
-                           str(states[state]), str(attempts.get(state, 0)))
-    counts.add_row(Text("total", style="bold"), str(status.get("contacts", 0)),
-                   str(sum(attempts.values())))
+            counts.add_row(
+                Text(state, style="cyan" if state in ACTIVE_STATES else ""),
+                str(states[state]),
+                str(attempts.get(state, 0)),
+            )
+    counts.add_row(
+        Text("total", style="bold"), str(status.get("contacts", 0)), str(sum(attempts.values()))
+    )
 
     queue = status.get("queue_time_ms")
-    gauges = Table(title="dialling", title_justify="left", show_edge=False, show_header=False,
-                   pad_edge=False)
+    gauges = Table(
+        title="dialling", title_justify="left", show_edge=False, show_header=False, pad_edge=False
+    )
     gauges.add_column()
     gauges.add_column(justify="right")
     gauges.add_row("calls/s target", str(pace.get("target_cps")))
@@ -104,21 +116,24 @@ def render_live(status: dict[str, Any], *, elapsed_s: float | None = None) -> Re
     gauges.add_row("outbox pending", str(outbox.get("pending", 0)))
     gauges.add_row("delivered / dead", f"{outbox.get('delivered', 0)} / {outbox.get('dead', 0)}")
 
-    calls = Table(title="calls in progress", title_justify="left", show_edge=False,
-                  pad_edge=False)
+    calls = Table(title="calls in progress", title_justify="left", show_edge=False, pad_edge=False)
     for column in ("contact", "state", "elapsed", "turns"):
         calls.add_column(column, justify="right" if column in ("elapsed", "turns") else "left")
     for call in status.get("in_progress", []):
-        calls.add_row(call["contact"], call["state"], _duration(call["elapsed_s"]),
-                      str(call["turns"]))
+        calls.add_row(
+            call["contact"], call["state"], _duration(call["elapsed_s"]), str(call["turns"])
+        )
 
     recent = Table(title="last outcomes", title_justify="left", show_edge=False, pad_edge=False)
     for column in ("contact", "outcome", "attempt", "duration"):
         recent.add_column(column)
     for item in status.get("recent", [])[:6]:
-        recent.add_row(str(item.get("contact", "")), str(item.get("disposition", "")),
-                       str(item.get("attempt", "")),
-                       "-" if item.get("duration_s") is None else f"{item['duration_s']} s")
+        recent.add_row(
+            str(item.get("contact", "")),
+            str(item.get("disposition", "")),
+            str(item.get("attempt", "")),
+            "-" if item.get("duration_s") is None else f"{item['duration_s']} s",
+        )
 
     top = Table.grid(padding=(0, 4))
     top.add_row(counts, gauges)
@@ -143,10 +158,14 @@ class LiveReporter:
     def imported(self, summary: ImportSummary, *, final: bool) -> None:
         if not final:
             if self._progress is None:
-                self._progress = Progress(TextColumn("importing"), BarColumn(),
-                                          TextColumn("{task.completed:,} rows"),
-                                          TimeElapsedColumn(), console=self.console,
-                                          transient=True)
+                self._progress = Progress(
+                    TextColumn("importing"),
+                    BarColumn(),
+                    TextColumn("{task.completed:,} rows"),
+                    TimeElapsedColumn(),
+                    console=self.console,
+                    transient=True,
+                )
                 self._progress.start()
                 self._task = self._progress.add_task("import", total=None)
             self._progress.update(self._task, completed=summary.rows)
@@ -156,7 +175,8 @@ class LiveReporter:
             self._progress = None
         self.console.print(
             f"imported {summary.rows:,} rows in {summary.seconds:.1f} s: {summary.added:,} new, "
-            f"{summary.existing:,} already in the campaign, {summary.rejected:,} rejected")
+            f"{summary.existing:,} already in the campaign, {summary.rejected:,} rejected"
+        )
         if summary.reasons:
             reasons = ", ".join(f"{k}: {v:,}" for k, v in sorted(summary.reasons.items()))
             self.console.print(f"  rejected ({reasons}) -> {summary.rejects_path}")
@@ -165,8 +185,7 @@ class LiveReporter:
     def update(self, status: dict[str, Any]) -> None:
         view = render_live(status, elapsed_s=time.monotonic() - self._started)
         if self._live is None:
-            self._live = Live(view, console=self.console, refresh_per_second=4,
-                              transient=False)
+            self._live = Live(view, console=self.console, refresh_per_second=4, transient=False)
             self._live.start()
         else:
             self._live.update(view)
@@ -176,8 +195,10 @@ class LiveReporter:
         self.update(status)
         self.close()
         left = status["remaining"]
-        self.console.print(f"done: {status['contacts']} contacts, {left} left, "
-                           f"{status['calls_placed']} calls placed (exit {exit_code})")
+        self.console.print(
+            f"done: {status['contacts']} contacts, {left} left, "
+            f"{status['calls_placed']} calls placed (exit {exit_code})"
+        )
 
     def close(self) -> None:
         """Stop the live display, leaving the last frame on screen."""
@@ -197,35 +218,54 @@ class LogReporter:
         self._last = 0.0
         self._log = structlog.wrap_logger(
             structlog.PrintLogger(stream or sys.stdout),
-            processors=[structlog.processors.TimeStamper(fmt="iso", utc=True, key="ts"),
-                        structlog.processors.JSONRenderer()])
+            processors=[
+                structlog.processors.TimeStamper(fmt="iso", utc=True, key="ts"),
+                structlog.processors.JSONRenderer(),
+            ],
+        )
 
     def notice(self, message: str) -> None:
         self._log.info("notice", message=message)
 
     def imported(self, summary: ImportSummary, *, final: bool) -> None:
         if final:
-            self._log.info("imported", rows=summary.rows, added=summary.added,
-                           existing=summary.existing, rejected=summary.rejected,
-                           reasons=summary.reasons, seconds=round(summary.seconds, 3),
-                           rejects_file=str(summary.rejects_path) if summary.rejects_path
-                           else None)
+            self._log.info(
+                "imported",
+                rows=summary.rows,
+                added=summary.added,
+                existing=summary.existing,
+                rejected=summary.rejected,
+                reasons=summary.reasons,
+                seconds=round(summary.seconds, 3),
+                rejects_file=str(summary.rejects_path) if summary.rejects_path else None,
+            )
 
     def update(self, status: dict[str, Any], *, force: bool = False) -> None:
         now = time.monotonic()
         if not force and now - self._last < self.every_s:
             return
         self._last = now
-        self._log.info("progress", states=status["states"], remaining=status["remaining"],
-                       calls_placed=status["calls_placed"], pace=status["pace"],
-                       active=status["concurrency"]["active"], outbox=status["outbox"],
-                       eta_s=status.get("eta_s"))
+        self._log.info(
+            "progress",
+            states=status["states"],
+            remaining=status["remaining"],
+            calls_placed=status["calls_placed"],
+            pace=status["pace"],
+            active=status["concurrency"]["active"],
+            outbox=status["outbox"],
+            eta_s=status.get("eta_s"),
+        )
 
     def finished(self, status: dict[str, Any], exit_code: int) -> None:
         """The closing line: final counts and the exit code."""
-        self._log.info("finished", exit_code=exit_code, states=status["states"],
-                       remaining=status["remaining"], calls_placed=status["calls_placed"],
-                       outbox=status["outbox"])
+        self._log.info(
+            "finished",
+            exit_code=exit_code,
+            states=status["states"],
+            remaining=status["remaining"],
+            calls_placed=status["calls_placed"],
+            outbox=status["outbox"],
+        )
 
     def close(self) -> None:
         """Nothing to release."""

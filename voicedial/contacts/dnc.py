@@ -29,7 +29,8 @@ def load_dnc(path: str | Path, *, region: str = "US") -> set[str]:
         return numbers
     if layout.phone is not None:
         raws: Iterable[str] = (
-            raw for chunk, _ in read_chunks(path, layout, 100_000)
+            raw
+            for chunk, _ in read_chunks(path, layout, 100_000)
             for raw in chunk[f"c{layout.phone}"].str.strip().tolist()
         )
     else:

@@ -43,8 +43,16 @@ try:  # Python 3.11+: the regex parser moved under `re`
 except ImportError:  # pragma: no cover
     import sre_parse  # type: ignore[no-redef]
 
-__all__ = ["FAST_REGIONS", "INVALID", "UNDECIDED", "VALID", "FastResult", "NanpTable",
-           "classify", "nanp_table"]
+__all__ = [
+    "FAST_REGIONS",
+    "INVALID",
+    "UNDECIDED",
+    "VALID",
+    "FastResult",
+    "NanpTable",
+    "classify",
+    "nanp_table",
+]
 
 #: Regions whose national spellings the fast path reads (others go to phonenumbers).
 FAST_REGIONS = frozenset({"US", "CA"})
@@ -52,17 +60,29 @@ INVALID, VALID, UNDECIDED = 0, 1, 2
 
 _NSN_DIGITS = 10
 _PREFIX_DIGITS = 6  # NPA-NXX
-_TABLE_SIZE = 10 ** _PREFIX_DIGITS
+_TABLE_SIZE = 10**_PREFIX_DIGITS
 _NONE, _MIXED, _ALL = 0, 1, 2  # three-valued: no / some / all ten-digit completions match
 _ALL_DIGITS = 0x3FF  # bit d set: digit d allowed
 _UNKNOWN_ZONE = "Etc/Unknown"
 # Spellings whose parse in US/CA is unambiguous: optional +1 or 1, a ten-digit NANP number
 # ([2-9] first), area code optionally in parentheses, single space/dot/dash separators.
-_SHAPE = (r"^(?:\+1[ .-]?|1[ .-]?)?(?:\([2-9][0-9]{2}\)|[2-9][0-9]{2})[ .-]?"
-          r"[0-9]{3}[ .-]?[0-9]{4}$")
+_SHAPE = (
+    r"^(?:\+1[ .-]?|1[ .-]?)?(?:\([2-9][0-9]{2}\)|[2-9][0-9]{2})[ .-]?"
+    r"[0-9]{3}[ .-]?[0-9]{4}$"
+)
 _SEPARATORS = ("+", "(", ")", " ", ".", "-")  # every non-digit that _SHAPE lets through
-_TYPES = ("premium_rate", "toll_free", "shared_cost", "voip", "personal_number", "pager", "uan",
-          "voicemail", "fixed_line", "mobile")
+_TYPES = (
+    "premium_rate",
+    "toll_free",
+    "shared_cost",
+    "voip",
+    "personal_number",
+    "pager",
+    "uan",
+    "voicemail",
+    "fixed_line",
+    "mobile",
+)
 _GEO, _NONGEO, _UNKNOWN = 1, 2, 0
 
 
@@ -176,8 +196,9 @@ def _desc(desc: Any) -> np.ndarray:
     return _tri(desc.national_number_pattern, prefix_match=False)
 
 
-def _first_all(conditions: Iterable[tuple[np.ndarray, int]], default: int
-               ) -> tuple[np.ndarray, np.ndarray]:
+def _first_all(
+    conditions: Iterable[tuple[np.ndarray, int]], default: int
+) -> tuple[np.ndarray, np.ndarray]:
     """The value of the first condition that holds for all completions, per prefix, and
     whether an undecided condition came before it (then the answer is undecided).
 
@@ -207,7 +228,8 @@ def _kind(metadata: Any, country_code: int) -> tuple[np.ndarray, np.ndarray]:
             if name == "mobile" and metadata.same_mobile_and_fixed_line_pattern:
                 continue
             geo = name == "fixed_line" or (
-                name == "mobile" and country_code in _GEO_MOBILE_COUNTRIES)
+                name == "mobile" and country_code in _GEO_MOBILE_COUNTRIES
+            )
             yield _desc(getattr(metadata, name)), _GEO if geo else _NONGEO
 
     kind, mixed = _first_all(conditions(), _UNKNOWN)
@@ -244,8 +266,9 @@ def _build() -> NanpTable:
         if metadata.leading_digits is not None:
             cond = _tri(metadata.leading_digits, prefix_match=True)
         else:
-            cond = np.where(region_kind_mixed, _MIXED,
-                            np.where(region_kind != _UNKNOWN, _ALL, _NONE)).astype(np.int8)
+            cond = np.where(
+                region_kind_mixed, _MIXED, np.where(region_kind != _UNKNOWN, _ALL, _NONE)
+            ).astype(np.int8)
         open_ = ~decided
         mixed |= open_ & (cond == _MIXED)
         here = open_ & (cond == _ALL)
@@ -273,7 +296,7 @@ def _build() -> NanpTable:
             continue
         span = 10 ** (_PREFIX_DIGITS - len(digits))
         lo = int(digits or "0") * span
-        geo_zone[lo:lo + span] = zone_id(tuple(TIMEZONE_DATA[key]))
+        geo_zone[lo : lo + span] = zone_id(tuple(TIMEZONE_DATA[key]))
     zone_index = np.where(kind == _GEO, geo_zone, country).astype(np.int32)
     status = np.where(kind == _UNKNOWN, INVALID, VALID).astype(np.int8)
     status[mixed] = UNDECIDED

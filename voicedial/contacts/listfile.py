@@ -60,12 +60,14 @@ def inspect(path: Path, *, needs_phone: bool, allow_empty: bool = False) -> Layo
         more = f" (+{len(header) - 20} more)" if len(header) > 20 else ""
         raise InputFileError(
             f"{path}: no phone column: expected one of {', '.join(PHONE_COLUMNS)}; "
-            f"found: {found}{more}")
+            f"found: {found}{more}"
+        )
     return layout
 
 
-def read_chunks(path: Path, layout: Layout,
-                chunk_rows: int) -> Iterator[tuple[pd.DataFrame, dict[int, str]]]:
+def read_chunks(
+    path: Path, layout: Layout, chunk_rows: int
+) -> Iterator[tuple[pd.DataFrame, dict[int, str]]]:
     """The file's data as string DataFrames (columns ``c0``, ``c1`` ...), each with the rows the
     parser skipped meanwhile (row number -> reason).
 
@@ -97,13 +99,13 @@ def read_chunks(path: Path, layout: Layout,
                 bad: dict[int, str] = {}
                 for warning in caught:
                     if not issubclass(warning.category, pd.errors.ParserWarning):
-                        warnings.warn_explicit(warning.message, warning.category,
-                                               warning.filename, warning.lineno)
+                        warnings.warn_explicit(
+                            warning.message, warning.category, warning.filename, warning.lineno
+                        )
                         continue
                     for line, expected, saw in _BAD_LINE.findall(str(warning.message)):
                         # pandas counts records from 1 with the header as record 1.
-                        bad[int(line) - 1] = (
-                            f"malformed row: {saw} fields, header has {expected}")
+                        bad[int(line) - 1] = f"malformed row: {saw} fields, header has {expected}"
                 if chunk is None:  # the end; the last read may still have skipped rows
                     if bad:
                         yield pd.DataFrame({name: pd.Series([], dtype=str) for name in names}), bad
@@ -132,7 +134,8 @@ def _check_text(path: Path) -> str:
                 except UnicodeDecodeError as exc:
                     raise InputFileError(
                         f"{path}: not UTF-8 text (undecodable byte at offset "
-                        f"{offset + exc.start}); save it as CSV UTF-8") from exc
+                        f"{offset + exc.start}); save it as CSV UTF-8"
+                    ) from exc
                 offset += len(block)
                 if kept < _SNIFF_CHARS:
                     sample.append(text)

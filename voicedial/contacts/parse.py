@@ -95,7 +95,8 @@ class ContactColumns(Sequence[Contact]):
             external_id=text(c.external_id for c in items),
             name=text(c.name for c in items),
             webhook_url=text(c.webhook_url for c in items),
-            context=tuple((key, text(c.context.get(key) for c in items)) for key in keys))
+            context=tuple((key, text(c.context.get(key) for c in items)) for key in keys),
+        )
 
     def filter(self, keep: np.ndarray) -> ContactColumns:
         """The contacts where the boolean mask `keep` is true."""
@@ -103,8 +104,9 @@ class ContactColumns(Sequence[Contact]):
         return self._map(lambda column: column.filter(mask))
 
     def _map(self, change: Callable[[pa.Array], pa.Array]) -> ContactColumns:
-        values = {f.name: change(getattr(self, f.name)) for f in fields(self)
-                  if f.name != "context"}
+        values = {
+            f.name: change(getattr(self, f.name)) for f in fields(self) if f.name != "context"
+        }
         context = tuple((key, change(column)) for key, column in self.context)
         return ContactColumns(**values, context=context)
 
@@ -122,20 +124,34 @@ class ContactColumns(Sequence[Contact]):
             return self._map(lambda column: column[index])
         if not -len(self) <= index < len(self):
             raise IndexError(index)
-        return next(iter(self[index:index + 1 or None]))
+        return next(iter(self[index : index + 1 or None]))
 
     def __iter__(self) -> Iterator[Contact]:
-        names = ("contact_id", "e164", "phone_hash", "external_id", "name", "timezones",
-                 "webhook_url", "row")
+        names = (
+            "contact_id",
+            "e164",
+            "phone_hash",
+            "external_id",
+            "name",
+            "timezones",
+            "webhook_url",
+            "row",
+        )
         columns = [getattr(self, name).to_pylist() for name in names]
         context = [(key, column.to_pylist()) for key, column in self.context]
         rows = zip(*columns, strict=True)
         for i, (cid, e164, digest, ext, name, zones, hook, row) in enumerate(rows):
             yield Contact(
-                contact_id=cid, e164=e164, phone_hash=digest, external_id=ext or None,
-                name=name or None, timezones=tuple(zones.split(",")) if zones else (),
-                webhook_url=hook or None, row=row,
-                context={key: values[i] for key, values in context if values[i]})
+                contact_id=cid,
+                e164=e164,
+                phone_hash=digest,
+                external_id=ext or None,
+                name=name or None,
+                timezones=tuple(zones.split(",")) if zones else (),
+                webhook_url=hook or None,
+                row=row,
+                context={key: values[i] for key, values in context if values[i]},
+            )
 
 
 @dataclass
@@ -172,14 +188,26 @@ def read_contacts(
     layout = inspect(path, needs_phone=True)
     # A valid number's E.164 digits, as an integer, identify it; entries of another shape
     # can never match a valid number.
-    dnc_keys = np.unique(np.array([int(e[1:]) for e in dnc if _E164.fullmatch(e)],
-                                  dtype=np.int64))
-    return _batches(path, layout, region=region.upper(), hash_key=hash_key, dnc_keys=dnc_keys,
-                    chunk_rows=chunk_rows)
+    dnc_keys = np.unique(np.array([int(e[1:]) for e in dnc if _E164.fullmatch(e)], dtype=np.int64))
+    return _batches(
+        path,
+        layout,
+        region=region.upper(),
+        hash_key=hash_key,
+        dnc_keys=dnc_keys,
+        chunk_rows=chunk_rows,
+    )
 
 
-def _batches(path: Path, layout: Layout, *, region: str, hash_key: bytes,
-             dnc_keys: np.ndarray, chunk_rows: int) -> Iterator[ImportBatch]:
+def _batches(
+    path: Path,
+    layout: Layout,
+    *,
+    region: str,
+    hash_key: bytes,
+    dnc_keys: np.ndarray,
+    chunk_rows: int,
+) -> Iterator[ImportBatch]:
     seen = _Seen()  # every accepted number of the file so far, and the row that had it
     next_row = 1
     skipped: dict[int, str] = {}  # rows the CSV parser dropped, not yet numbered past
@@ -188,7 +216,7 @@ def _batches(path: Path, layout: Layout, *, region: str, hash_key: bytes,
         # The chunk's rows are the next numbers that the parser did not drop.
         dropped = np.fromiter(skipped, dtype=np.int64, count=len(skipped))
         pool = np.arange(next_row, next_row + len(chunk) + len(dropped), dtype=np.int64)
-        rows = pool[~np.isin(pool, dropped)][:len(chunk)]
+        rows = pool[~np.isin(pool, dropped)][: len(chunk)]
         row = int(rows[-1]) + 1 if len(rows) else next_row
         # Dropped rows before this chunk's end are accounted for here; later ones wait.
         while row in skipped:
@@ -197,8 +225,9 @@ def _batches(path: Path, layout: Layout, *, region: str, hash_key: bytes,
         for r in list(skipped):
             if r < row:
                 del skipped[r]
-        batch = _process(chunk, rows, layout, region=region, hash_key=hash_key,
-                         dnc_keys=dnc_keys, seen=seen)
+        batch = _process(
+            chunk, rows, layout, region=region, hash_key=hash_key, dnc_keys=dnc_keys, seen=seen
+        )
         batch.rejects.extend(rejects)
         batch.rejects.sort(key=lambda reject: reject.row)
         batch.rows_read = row - next_row
@@ -206,9 +235,11 @@ def _batches(path: Path, layout: Layout, *, region: str, hash_key: bytes,
         if batch.rows_read:
             yield batch
     if skipped:  # malformed rows after the last parsed one
-        yield ImportBatch(ContactColumns.from_contacts([]),
-                          [Reject(r, "", why) for r, why in sorted(skipped.items())],
-                          rows_read=len(skipped))
+        yield ImportBatch(
+            ContactColumns.from_contacts([]),
+            [Reject(r, "", why) for r, why in sorted(skipped.items())],
+            rows_read=len(skipped),
+        )
 
 
 def _text(values: Any) -> pa.Array:
@@ -219,8 +250,16 @@ def _text(values: Any) -> pa.Array:
     return array.cast(pa.string())
 
 
-def _process(chunk: pd.DataFrame, rows: np.ndarray, layout: Layout, *, region: str,
-             hash_key: bytes, dnc_keys: np.ndarray, seen: _Seen) -> ImportBatch:
+def _process(
+    chunk: pd.DataFrame,
+    rows: np.ndarray,
+    layout: Layout,
+    *,
+    region: str,
+    hash_key: bytes,
+    dnc_keys: np.ndarray,
+    seen: _Seen,
+) -> ImportBatch:
     count = len(chunk)
 
     def column(index: int | None) -> pa.Array:
@@ -229,10 +268,11 @@ def _process(chunk: pd.DataFrame, rows: np.ndarray, layout: Layout, *, region: s
         return _text(chunk[f"c{index}"].str.strip())
 
     phones = column(layout.phone)
-    others = [column(i) for i in (layout.external_id, layout.name, layout.timezone,
-                                  layout.webhook_url)]
+    others = [
+        column(i) for i in (layout.external_id, layout.name, layout.timezone, layout.webhook_url)
+    ]
     context = [(key, column(index)) for index, key in layout.context.items()]
-    empty = (pc.binary_length(phones).to_numpy(zero_copy_only=False) == 0)
+    empty = pc.binary_length(phones).to_numpy(zero_copy_only=False) == 0
 
     # Each valid number as the integer of its E.164 digits (its identity), and its zones.
     keys, zone_ids, zone_names = _analyse(phones, empty, region)
@@ -265,8 +305,7 @@ def _process(chunk: pd.DataFrame, rows: np.ndarray, layout: Layout, *, region: s
     zone_ids, bad_timezones = _given_zones(others[2].take(take), zone_ids[kept], zone_names)
     zone_table = pa.array(list(zone_names), type=pa.string())
     e164 = pc.binary_join_element_wise("+", pc.cast(pa.array(keys[kept]), pa.string()), "")
-    digests = pa.array(phone_hashes(e164.cast(pa.binary()).to_pylist(), hash_key),
-                       type=pa.string())
+    digests = pa.array(phone_hashes(e164.cast(pa.binary()).to_pylist(), hash_key), type=pa.string())
     contacts = ContactColumns(
         contact_id=pc.utf8_slice_codeunits(digests, 0, CONTACT_ID_CHARS),
         e164=e164,
@@ -276,7 +315,8 @@ def _process(chunk: pd.DataFrame, rows: np.ndarray, layout: Layout, *, region: s
         external_id=others[0].take(take),
         name=others[1].take(take),
         webhook_url=others[3].take(take),
-        context=tuple((key, values.take(take)) for key, values in context))
+        context=tuple((key, values.take(take)) for key, values in context),
+    )
     return ImportBatch(contacts, rejects, rows_read=count, bad_timezones=bad_timezones)
 
 
@@ -293,15 +333,20 @@ def _filled(rows: np.ndarray, cells: list[pa.Array]) -> np.ndarray:
     return out
 
 
-def _given_zones(given: pa.Array, zone_ids: np.ndarray,
-                 zone_names: dict[str, int]) -> tuple[np.ndarray, int]:
+def _given_zones(
+    given: pa.Array, zone_ids: np.ndarray, zone_names: dict[str, int]
+) -> tuple[np.ndarray, int]:
     """A valid IANA name in the `timezone` column wins over the number's zones. Returns the
     zone indices (new names added to `zone_names`) and how many names were not valid."""
     names = [name for name in pc.unique(given).to_pylist() if name]
     if not names:
         return zone_ids, 0
-    ids = np.array([zone_names.setdefault(name, len(zone_names)) if valid_timezone(name)
-                    else -1 for name in names])
+    ids = np.array(
+        [
+            zone_names.setdefault(name, len(zone_names)) if valid_timezone(name) else -1
+            for name in names
+        ]
+    )
     where = pc.index_in(given, value_set=pa.array(names, type=pa.string()))
     where = where.fill_null(-1).to_numpy()
     chosen = np.where(where >= 0, ids[where], -1)
@@ -309,8 +354,9 @@ def _given_zones(given: pa.Array, zone_ids: np.ndarray,
     return np.where(chosen >= 0, chosen, zone_ids), bad
 
 
-def _analyse(phones: pa.Array, empty: np.ndarray, region: str
-             ) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+def _analyse(
+    phones: pa.Array, empty: np.ndarray, region: str
+) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
     """`analyse` for every row: the NANP fast path where it decides, phonenumbers elsewhere
     (once per distinct leftover string: lists repeat numbers).
 
@@ -321,15 +367,21 @@ def _analyse(phones: pa.Array, empty: np.ndarray, region: str
     # The table's zone tuples are distinct, so these indices are the table's own.
     zone_names = {",".join(zones): i for i, zones in enumerate(fast.zones)}
     is_fast = fast.status == VALID
-    keys = np.where(is_fast, fast.national + 10 ** 10, 0)  # "+1" and ten digits
+    keys = np.where(is_fast, fast.national + 10**10, 0)  # "+1" and ten digits
     zone_ids = np.where(is_fast, fast.zone_index, 0)
     slow = np.flatnonzero((fast.status == UNDECIDED) & ~empty)
     parsed: dict[str, tuple[int, int] | None] = {}
     for i, raw in zip(slow.tolist(), phones.take(pa.array(slow)).to_pylist(), strict=True):
         if raw not in parsed:
             result = _analyse_one(raw, region)
-            parsed[raw] = None if result is None else (
-                int(result[0][1:]), zone_names.setdefault(",".join(result[1]), len(zone_names)))
+            parsed[raw] = (
+                None
+                if result is None
+                else (
+                    int(result[0][1:]),
+                    zone_names.setdefault(",".join(result[1]), len(zone_names)),
+                )
+            )
         found = parsed[raw]
         if found is not None:
             keys[i], zone_ids[i] = found
@@ -365,13 +417,12 @@ class _Seen:
             known = np.zeros(len(uniq), dtype=bool)
             earlier = np.zeros(len(uniq), dtype=np.int64)
         chunk_first = first_in_chunk[inverse]
-        result = np.where(earlier[inverse] > 0, earlier[inverse],
-                          np.where(chunk_first != rows, chunk_first, 0))
+        result = np.where(
+            earlier[inverse] > 0, earlier[inverse], np.where(chunk_first != rows, chunk_first, 0)
+        )
         fresh = ~known
         if fresh.any():  # `uniq` is sorted: a linear merge, not a sort of everything seen
             at = np.searchsorted(self.keys, uniq[fresh])
             self.keys = np.insert(self.keys, at, uniq[fresh])
             self.rows = np.insert(self.rows, at, first_in_chunk[fresh])
         return result
-
-

@@ -84,9 +84,7 @@ def valid_region(region: str) -> bool:
     return region.upper() in phonenumbers.SUPPORTED_REGIONS
 
 
-def _parse_typed(
-    raw: str, region: str
-) -> tuple[phonenumbers.PhoneNumber, int] | None:
+def _parse_typed(raw: str, region: str) -> tuple[phonenumbers.PhoneNumber, int] | None:
     """Parse and classify once; (number, PhoneNumberType) for a valid number, else None.
 
     A number is valid exactly when its type is known (that is how `is_valid_number` decides),

@@ -26,11 +26,22 @@ __all__ = ["AUDIT_EVENTS", "Audit", "audit_key"]
 
 log = logging.getLogger("voicedial.delivery.audit")
 
-AUDIT_EVENTS = frozenset({
-    "call_placed", "call_not_placed", "call_skipped", "call_settled", "consent_given",
-    "consent_declined", "opted_out", "profile_stored", "webhook_delivered",
-    "webhook_dead_lettered", "webhook_replayed", "contacts_imported",
-})
+AUDIT_EVENTS = frozenset(
+    {
+        "call_placed",
+        "call_not_placed",
+        "call_skipped",
+        "call_settled",
+        "consent_given",
+        "consent_declined",
+        "opted_out",
+        "profile_stored",
+        "webhook_delivered",
+        "webhook_dead_lettered",
+        "webhook_replayed",
+        "contacts_imported",
+    }
+)
 _FORBIDDEN_FIELDS = frozenset({"e164", "phone", "number", "to", "from", "phone_number"})
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
 
@@ -55,9 +66,15 @@ class Audit:
     """Buffers audit records and writes them in batches. `record()` never blocks and never
     raises for storage problems: a failed flush keeps its records for the next one."""
 
-    def __init__(self, storage: Storage, *, campaign: str, worker: str,
-                 max_buffer: int = 100_000,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        *,
+        campaign: str,
+        worker: str,
+        max_buffer: int = 100_000,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self.storage = storage
         self.campaign = campaign
         self.worker = worker
@@ -76,9 +93,13 @@ class Audit:
         if named:
             raise ValueError(f"audit records carry phone_hash, never {sorted(named)}")
         now = self.clock()
-        row = {"ts": now.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-               "event": event, "campaign": fields.pop("campaign", None) or self.campaign,
-               "worker": self.worker, **_mask(fields)}
+        row = {
+            "ts": now.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "event": event,
+            "campaign": fields.pop("campaign", None) or self.campaign,
+            "worker": self.worker,
+            **_mask(fields),
+        }
         if len(self._buffer) >= self.max_buffer:
             log.warning("audit buffer full (%d): dropping the oldest record", self.max_buffer)
             del self._buffer[0]
@@ -104,14 +125,14 @@ class Audit:
             failed: list[dict[str, Any]] = []
             for day, batch in by_day.items():
                 self._seq += 1
-                body = "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n"
-                               for r in batch).encode()
+                body = "".join(
+                    json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in batch
+                ).encode()
                 key = audit_key(day, self.campaign, self.worker, stamp, self._seq)
                 try:
                     await self.storage.put_bytes(key, body, "application/x-ndjson")
                 except StorageError as exc:
-                    log.warning("audit batch of %d record(s) not written yet: %s", len(batch),
-                                exc)
+                    log.warning("audit batch of %d record(s) not written yet: %s", len(batch), exc)
                     failed.extend(batch)
                     continue
                 written += len(batch)

@@ -36,8 +36,9 @@ def _scrub(value: Any) -> Any:
     return value
 
 
-_PROFILE_SKIP = frozenset({"campaign", "contact_id", "external_id", "phone_hash", "disposition",
-                           "context"})
+_PROFILE_SKIP = frozenset(
+    {"campaign", "contact_id", "external_id", "phone_hash", "disposition", "context"}
+)
 
 
 def _flatten(value: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -52,12 +53,13 @@ def _flatten(value: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 async def _contacts(redis: Redis, keys: CampaignKeys) -> list[dict[str, str]]:
-    ids = [k async for k in redis.scan_iter(match=_glob_escape(keys.contact_prefix) + "*",
-                                            count=1000)]
+    ids = [
+        k async for k in redis.scan_iter(match=_glob_escape(keys.contact_prefix) + "*", count=1000)
+    ]
     rows: list[dict[str, str]] = []
     for start in range(0, len(ids), _PAGE):
         pipe = redis.pipeline(transaction=False)
-        chunk = ids[start:start + _PAGE]
+        chunk = ids[start : start + _PAGE]
         for key in chunk:
             pipe.hgetall(key)
         for key, raw in zip(chunk, await pipe.execute(), strict=True):
@@ -83,8 +85,9 @@ async def _profiles(storage: Storage, call_ids: set[str]) -> dict[str, dict[str,
     return dict(zip(index, loaded, strict=True))
 
 
-async def export_campaign(redis: Redis, storage: Storage, campaign: str, path: Path,
-                          fmt: str) -> int:
+async def export_campaign(
+    redis: Redis, storage: Storage, campaign: str, path: Path, fmt: str
+) -> int:
     """Write one row per contact (state, disposition, attempts, the profile's fields flattened)
     to `path` as csv, jsonl or parquet; returns the number of rows. Numbers are never written:
     contacts appear by contact id, external id and phone_hash."""
@@ -105,19 +108,25 @@ async def export_campaign(redis: Redis, storage: Storage, campaign: str, path: P
     for contact in sorted(contacts, key=lambda c: int(c.get("row") or 0)):
         call_id = contact.get("last_call_sid") or None
         row: dict[str, Any] = {
-            "campaign": campaign, "contact_id": contact["contact_id"],
+            "campaign": campaign,
+            "contact_id": contact["contact_id"],
             "external_id": contact.get("external_id") or None,
             "contact_name": contact.get("name") or None,
-            "phone_hash": contact.get("phone_hash"), "state": contact.get("state"),
+            "phone_hash": contact.get("phone_hash"),
+            "state": contact.get("state"),
             "disposition": contact.get("disposition") or None,
-            "attempts": int(contact.get("attempts") or 0), "call_id": call_id,
+            "attempts": int(contact.get("attempts") or 0),
+            "call_id": call_id,
         }
         for k, v in json.loads(contact.get("context") or "{}").items():
             row[f"context.{k}"] = v
         profile = profiles.get(call_id or "")
         if profile:
-            row.update(_flatten({k: v for k, v in profile.items()
-                                 if k not in _PROFILE_SKIP and k != "call_id"}))
+            row.update(
+                _flatten(
+                    {k: v for k, v in profile.items() if k not in _PROFILE_SKIP and k != "call_id"}
+                )
+            )
         rows.append({k: _scrub(v) for k, v in row.items()})
     frame = pd.DataFrame(rows)
     path.parent.mkdir(parents=True, exist_ok=True)

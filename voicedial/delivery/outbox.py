@@ -44,8 +44,16 @@ from voicedial.delivery.webhooks import DeliveryResult, WebhookSender
 from voicedial.errors import StorageError
 from voicedial.state.keys import OUTBOX_GROUP, CampaignKeys
 
-__all__ = ["PROFILE_EVENT", "SETTLED_EVENT", "Outbox", "dead_letter_record", "outbox_pending",
-           "profile_key", "store_event", "transcript_key"]
+__all__ = [
+    "PROFILE_EVENT",
+    "SETTLED_EVENT",
+    "Outbox",
+    "dead_letter_record",
+    "outbox_pending",
+    "profile_key",
+    "store_event",
+    "transcript_key",
+]
 
 log = logging.getLogger("voicedial.delivery.outbox")
 
@@ -80,8 +88,9 @@ PROFILE_EVENT = "worker_profile.completed"
 SETTLED_EVENT = "call.settled"
 
 
-async def store_event(storage: Storage, event: dict[str, Any],
-                      recordings: RecordingFetcher | None = None) -> None:
+async def store_event(
+    storage: Storage, event: dict[str, Any], recordings: RecordingFetcher | None = None
+) -> None:
     """Write an event's profile, transcript and recording (idempotent: same keys, same
     content). A recording is only fetched when `recordings` is given (a campaign with
     --record) and the call had consent (only profile events reach here)."""
@@ -91,8 +100,9 @@ async def store_event(storage: Storage, event: dict[str, Any],
     if event.get("recording_url") and recordings is not None:
         audio = await recordings.fetch(event["recording_url"])
         if audio is not None:
-            await storage.put_bytes(recording_key(_day(event), event["call_id"]), audio,
-                                    "audio/wav")
+            await storage.put_bytes(
+                recording_key(_day(event), event["call_id"]), audio, "audio/wav"
+            )
 
 
 def _now_ms() -> int:
@@ -126,33 +136,50 @@ class _Job:
 
     @classmethod
     def from_fields(cls, fields: dict[bytes, bytes]) -> _Job:
-        return cls(event=json.loads(fields[b"event"]),
-                   attempts=int(fields.get(b"attempts", b"0")),
-                   stored=fields.get(b"stored") == b"1",
-                   store_failures=int(fields.get(b"store_failures", b"0")),
-                   last_error=fields.get(b"last_error", b"").decode())
+        return cls(
+            event=json.loads(fields[b"event"]),
+            attempts=int(fields.get(b"attempts", b"0")),
+            stored=fields.get(b"stored") == b"1",
+            store_failures=int(fields.get(b"store_failures", b"0")),
+            last_error=fields.get(b"last_error", b"").decode(),
+        )
 
     def fields(self) -> dict[str, str | int]:
         event = self.event
         if self.stored:  # the transcript is in storage now; keep Redis small
             event = {k: v for k, v in event.items() if k != "transcript"}
-        return {"event": json.dumps(event, ensure_ascii=False), "attempts": self.attempts,
-                "stored": "1" if self.stored else "0", "store_failures": self.store_failures,
-                "last_error": self.last_error[:500]}
+        return {
+            "event": json.dumps(event, ensure_ascii=False),
+            "attempts": self.attempts,
+            "stored": "1" if self.stored else "0",
+            "store_failures": self.store_failures,
+            "last_error": self.last_error[:500],
+        }
 
     @property
     def id(self) -> str:
         return str(self.event["call_id"])
 
 
-def dead_letter_record(event: dict[str, Any], *, error: str, attempts: int,
-                       status: int | None = None, url: str | None = None) -> dict[str, Any]:
+def dead_letter_record(
+    event: dict[str, Any],
+    *,
+    error: str,
+    attempts: int,
+    status: int | None = None,
+    url: str | None = None,
+) -> dict[str, Any]:
     """The JSON kept in the `dead` hash for an event that could not be delivered."""
-    return {"id": str(event["call_id"]), "campaign": event.get("campaign"),
-            "webhook_url": url if url is not None else event.get("webhook_url"),
-            "error": error, "status": status, "attempts": attempts,
-            "dead_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
-            "event": {k: v for k, v in event.items() if k != "transcript"}}
+    return {
+        "id": str(event["call_id"]),
+        "campaign": event.get("campaign"),
+        "webhook_url": url if url is not None else event.get("webhook_url"),
+        "error": error,
+        "status": status,
+        "attempts": attempts,
+        "dead_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        "event": {k: v for k, v in event.items() if k != "transcript"},
+    }
 
 
 class Outbox:
@@ -161,10 +188,19 @@ class Outbox:
     Without a `sender`, storing is the whole job; an event without a webhook URL is done once
     stored."""
 
-    def __init__(self, *, redis: Redis, campaign: str, storage: Storage, consumer: str,
-                 sender: WebhookSender | None = None, audit: Audit | None = None,
-                 recordings: RecordingFetcher | None = None,
-                 reclaim_idle_ms: int = 120_000, rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        redis: Redis,
+        campaign: str,
+        storage: Storage,
+        consumer: str,
+        sender: WebhookSender | None = None,
+        audit: Audit | None = None,
+        recordings: RecordingFetcher | None = None,
+        reclaim_idle_ms: int = 120_000,
+        rng: random.Random | None = None,
+    ) -> None:
         self.redis = redis
         self.keys = CampaignKeys(campaign)
         self.storage = storage
@@ -197,6 +233,7 @@ class Outbox:
     async def _alive(self) -> AsyncIterator[None]:
         """Keep this worker's heartbeat fresh while a loop runs (even through a slow POST);
         remove it at the end so others may take over what is left at once."""
+
         async def beat() -> None:
             while True:
                 await self._beat()
@@ -240,19 +277,29 @@ class Outbox:
                 if int(info["idle"]) > self.reclaim_idle_ms:  # tidy the group's member list
                     await self.redis.xgroup_delconsumer(self.keys.outbox, OUTBOX_GROUP, name)
                 continue
-            rows = await self.redis.xpending_range(self.keys.outbox, OUTBOX_GROUP, min="-",
-                                                   max="+", count=count, consumername=name)
+            rows = await self.redis.xpending_range(
+                self.keys.outbox, OUTBOX_GROUP, min="-", max="+", count=count, consumername=name
+            )
             ids = [row["message_id"] for row in rows]
             if ids:
-                taken = await self.redis.xclaim(self.keys.outbox, OUTBOX_GROUP, self.consumer,
-                                                min_idle_time=_DEAD_CONSUMER_IDLE_MS,
-                                                message_ids=ids)
+                taken = await self.redis.xclaim(
+                    self.keys.outbox,
+                    OUTBOX_GROUP,
+                    self.consumer,
+                    min_idle_time=_DEAD_CONSUMER_IDLE_MS,
+                    message_ids=ids,
+                )
                 if taken:
                     log.info("took over %d event(s) of stopped worker %s", len(taken), name)
                 entries.extend(taken)
         reply = await self.redis.xautoclaim(
-            self.keys.outbox, OUTBOX_GROUP, self.consumer, min_idle_time=self.reclaim_idle_ms,
-            start_id="0-0", count=count)
+            self.keys.outbox,
+            OUTBOX_GROUP,
+            self.consumer,
+            min_idle_time=self.reclaim_idle_ms,
+            start_id="0-0",
+            count=count,
+        )
         entries.extend(reply[1])  # Redis 7 adds a third element (deleted ids); 6.2 has two
         return entries
 
@@ -261,8 +308,9 @@ class Outbox:
         async with self.redis.pipeline(transaction=True) as pipe:
             try:
                 await pipe.watch(self.keys.retry)
-                ids = await pipe.zrangebyscore(self.keys.retry, "-inf", _now_ms(), start=0,
-                                               num=_PROMOTE_BATCH)
+                ids = await pipe.zrangebyscore(
+                    self.keys.retry, "-inf", _now_ms(), start=0, num=_PROMOTE_BATCH
+                )
                 if not ids:
                     return 0
                 records = await pipe.hmget(self.keys.deliveries, ids)
@@ -289,9 +337,13 @@ class Outbox:
         entries = await self._take_over(count)
         if not entries:
             try:
-                read = await self.redis.xreadgroup(OUTBOX_GROUP, self.consumer,
-                                                   {self.keys.outbox: ">"}, count=count,
-                                                   block=block_ms)
+                read = await self.redis.xreadgroup(
+                    OUTBOX_GROUP,
+                    self.consumer,
+                    {self.keys.outbox: ">"},
+                    count=count,
+                    block=block_ms,
+                )
             except ResponseError as exc:
                 if "NOGROUP" not in str(exc):
                     raise
@@ -299,8 +351,9 @@ class Outbox:
                 return 0
             for _, items in read or []:
                 entries.extend(items)
-        results = await asyncio.gather(*(self._process(i, f) for i, f in entries),
-                                       return_exceptions=True)
+        results = await asyncio.gather(
+            *(self._process(i, f) for i, f in entries), return_exceptions=True
+        )
         for result in results:
             if isinstance(result, BaseException):
                 # Left unacknowledged: XAUTOCLAIM hands it to a worker again later.
@@ -340,11 +393,12 @@ class Outbox:
             try:
                 await store_event(self.storage, event, self.recordings)
             except StorageError as exc:
-                delay = min(_STORE_RETRY_CAP_S, _STORE_RETRY_BASE_S * 2 ** job.store_failures)
+                delay = min(_STORE_RETRY_CAP_S, _STORE_RETRY_BASE_S * 2**job.store_failures)
                 job.store_failures += 1
                 job.last_error = str(exc)
-                log.warning("profile of call %s not stored yet (retry in %.1fs): %s", job.id,
-                            delay, exc)
+                log.warning(
+                    "profile of call %s not stored yet (retry in %.1fs): %s", job.id, delay, exc
+                )
                 self._park(pipe, job, delay * self.rng.uniform(0.8, 1.2))
                 return False
             job.stored = True
@@ -360,13 +414,23 @@ class Outbox:
             self._audit("webhook_delivered", event, attempts=job.attempts, status=result.status)
             return True
         job.last_error = result.error
-        delay = None if result.permanent else self.sender.schedule.next_delay(
-            job.attempts, retry_after_s=result.retry_after_s, rng=self.rng)
+        delay = (
+            None
+            if result.permanent
+            else self.sender.schedule.next_delay(
+                job.attempts, retry_after_s=result.retry_after_s, rng=self.rng
+            )
+        )
         if delay is None:
             self._dead_letter(pipe, job, result)
             return True
-        log.info("webhook for call %s failed (attempt %d: %s); next in %.1fs", job.id,
-                 job.attempts, result.error, delay)
+        log.info(
+            "webhook for call %s failed (attempt %d: %s); next in %.1fs",
+            job.id,
+            job.attempts,
+            result.error,
+            delay,
+        )
         self._park(pipe, job, delay)
         return False
 
@@ -375,33 +439,46 @@ class Outbox:
         pipe.zadd(self.keys.retry, {job.id: _now_ms() + int(delay_s * 1000)})
 
     def _dead_letter(self, pipe: Pipeline, job: _Job, result: DeliveryResult) -> None:
-        log.warning("webhook for call %s dead-lettered after %d attempt(s): %s", job.id,
-                    job.attempts, result.error)
-        record = dead_letter_record(job.event, error=result.error, attempts=job.attempts,
-                                    status=result.status)
+        log.warning(
+            "webhook for call %s dead-lettered after %d attempt(s): %s",
+            job.id,
+            job.attempts,
+            result.error,
+        )
+        record = dead_letter_record(
+            job.event, error=result.error, attempts=job.attempts, status=result.status
+        )
         pipe.hset(self.keys.dead, job.id, json.dumps(record, ensure_ascii=False))
-        self._audit("webhook_dead_lettered", job.event, attempts=job.attempts,
-                    error=result.error)
+        self._audit("webhook_dead_lettered", job.event, attempts=job.attempts, error=result.error)
 
     def _audit_outcome(self, event: dict[str, Any]) -> None:
         """consent_given / consent_declined / opted_out / call_settled, once per call."""
         outcome = event.get("outcome") or {}
-        disposition = outcome.get("disposition") or (event.get("profile") or {}).get(
-            "disposition")
+        disposition = outcome.get("disposition") or (event.get("profile") or {}).get("disposition")
         consent = outcome.get("consent_given", (event.get("profile") or {}).get("consent_given"))
-        what = ("opted_out" if disposition == "opted_out" else
-                "consent_given" if consent else
-                "consent_declined" if consent is False else "call_settled")
+        what = (
+            "opted_out"
+            if disposition == "opted_out"
+            else "consent_given"
+            if consent
+            else "consent_declined"
+            if consent is False
+            else "call_settled"
+        )
         self._audit(what, event, disposition=disposition, attempt=outcome.get("attempt"))
 
     def _audit(self, what: str, event: dict[str, Any], **fields: Any) -> None:
         if self.audit is None:
             return
         profile = event.get("profile") or {}
-        self.audit.record(what, campaign=event.get("campaign"), call_id=event.get("call_id"),
-                          contact_id=event.get("contact_id"),
-                          phone_hash=profile.get("phone_hash") or event.get("phone_hash"),
-                          **fields)
+        self.audit.record(
+            what,
+            campaign=event.get("campaign"),
+            call_id=event.get("call_id"),
+            contact_id=event.get("contact_id"),
+            phone_hash=profile.get("phone_hash") or event.get("phone_hash"),
+            **fields,
+        )
 
     # -- loops -------------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:

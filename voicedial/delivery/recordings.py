@@ -21,11 +21,13 @@ def recording_key(day: str, call_id: str) -> str:
 class RecordingFetcher:
     """Downloads recordings of one Twilio account (or the emulator standing in for it)."""
 
-    def __init__(self, *, account_sid: str, auth_token: str, api_url: str,
-                 timeout_s: float = 30.0) -> None:
+    def __init__(
+        self, *, account_sid: str, auth_token: str, api_url: str, timeout_s: float = 30.0
+    ) -> None:
         self._host = urlparse(api_url).netloc
-        self._client = httpx.AsyncClient(auth=(account_sid, auth_token), timeout=timeout_s,
-                                         follow_redirects=True)
+        self._client = httpx.AsyncClient(
+            auth=(account_sid, auth_token), timeout=timeout_s, follow_redirects=True
+        )
 
     def allowed(self, url: str) -> bool:
         """True for a URL on the account's API host."""

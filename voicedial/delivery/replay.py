@@ -104,8 +104,11 @@ def _stream_ms(entry_id: bytes) -> int:
     return int(entry_id.split(b"-", 1)[0])
 
 
-async def _history(redis: Redis, keys: CampaignKeys, since: datetime | None,
-                   ) -> dict[str, _Candidate]:
+async def _history(
+    redis: Redis,
+    keys: CampaignKeys,
+    since: datetime | None,
+) -> dict[str, _Candidate]:
     """Every event in the outbox stream (latest entry per call), from `since` on."""
     start = f"{int(since.timestamp() * 1000)}-0" if since else "-"
     found: dict[str, _Candidate] = {}
@@ -143,18 +146,26 @@ async def _select(redis: Redis, request: ReplayRequest) -> list[_Candidate]:
         for cid, candidate in picked.items():
             if wanted and cid not in wanted:
                 continue
-            if request.since and not wanted and (candidate.at is None
-                                                 or candidate.at < request.since):
+            if (
+                request.since
+                and not wanted
+                and (candidate.at is None or candidate.at < request.since)
+            ):
                 continue
             chosen.append(candidate)
     chosen.sort(key=lambda c: (c.at or datetime.min.replace(tzinfo=UTC), c.id))
     return chosen
 
 
-async def replay_outbox(redis: Redis, sender: WebhookSender, request: ReplayRequest, *,
-                        storage: Storage | None = None,
-                        on_selected: Callable[[int], None] | None = None,
-                        on_item: Callable[[ReplayItem], None] | None = None) -> ReplaySummary:
+async def replay_outbox(
+    redis: Redis,
+    sender: WebhookSender,
+    request: ReplayRequest,
+    *,
+    storage: Storage | None = None,
+    on_selected: Callable[[int], None] | None = None,
+    on_item: Callable[[ReplayItem], None] | None = None,
+) -> ReplaySummary:
     """Send the chosen events again, one attempt each; a delivered dead letter is removed (and
     counted as delivered), a failed one keeps its place with the new error. With `storage`, each
     delivery is written to the audit trail."""
@@ -168,12 +179,16 @@ async def replay_outbox(redis: Redis, sender: WebhookSender, request: ReplayRequ
     for candidate in candidates:
         item = await _replay_one(redis, sender, request, candidate)
         if storage is not None and item.outcome == "delivered":
-            audit = audits.setdefault(candidate.campaign, Audit(
-                storage, campaign=candidate.campaign, worker="replay"))
-            audit.record("webhook_replayed", call_id=candidate.id,
-                         contact_id=candidate.event.get("contact_id"),
-                         phone_hash=(candidate.event.get("profile") or {}).get("phone_hash"),
-                         was_dead=candidate.dead)
+            audit = audits.setdefault(
+                candidate.campaign, Audit(storage, campaign=candidate.campaign, worker="replay")
+            )
+            audit.record(
+                "webhook_replayed",
+                call_id=candidate.id,
+                contact_id=candidate.event.get("contact_id"),
+                phone_hash=(candidate.event.get("profile") or {}).get("phone_hash"),
+                was_dead=candidate.dead,
+            )
         summary.items.append(item)
         if on_item is not None:
             on_item(item)
@@ -182,8 +197,9 @@ async def replay_outbox(redis: Redis, sender: WebhookSender, request: ReplayRequ
     return summary
 
 
-async def _replay_one(redis: Redis, sender: WebhookSender, request: ReplayRequest,
-                      candidate: _Candidate) -> ReplayItem:
+async def _replay_one(
+    redis: Redis, sender: WebhookSender, request: ReplayRequest, candidate: _Candidate
+) -> ReplayItem:
     event = candidate.event
     url = request.webhook_url or event.get("webhook_url") or request.default_url
 
@@ -194,8 +210,9 @@ async def _replay_one(redis: Redis, sender: WebhookSender, request: ReplayReques
         return item("skipped", "no webhook URL (pass --webhook-url)")
     if request.dry_run:
         try:
-            await check_webhook_url(url, allow_private=sender.allow_private,
-                                    resolver=sender.resolver)
+            await check_webhook_url(
+                url, allow_private=sender.allow_private, resolver=sender.resolver
+            )
         except WebhookRefused as exc:
             return item("refused", str(exc))
         return item("would_send")
@@ -209,8 +226,9 @@ async def _replay_one(redis: Redis, sender: WebhookSender, request: ReplayReques
         await asyncio.shield(pipe.execute())
         return item("delivered")
     if candidate.dead:
-        record = dead_letter_record(event, error=result.error, attempts=0, status=result.status,
-                                    url=url)
+        record = dead_letter_record(
+            event, error=result.error, attempts=0, status=result.status, url=url
+        )
         raw = await redis.hget(keys.dead, candidate.id)
         if raw is not None:  # still dead (not delivered meanwhile by another replay)
             record["attempts"] = int(json.loads(raw).get("attempts") or 0) + 1

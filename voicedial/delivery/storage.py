@@ -121,8 +121,13 @@ class S3Storage(Storage):
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            await asyncio.to_thread(self._s3.put_object, Bucket=self.bucket, Key=self._key(key),
-                                    Body=data, ContentType=content_type)
+            await asyncio.to_thread(
+                self._s3.put_object,
+                Bucket=self.bucket,
+                Key=self._key(key),
+                Body=data,
+                ContentType=content_type,
+            )
         except (BotoCoreError, ClientError) as exc:
             raise StorageError(f"cannot write s3://{self.bucket}/{self._key(key)}: {exc}") from exc
 
@@ -130,8 +135,9 @@ class S3Storage(Storage):
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            obj = await asyncio.to_thread(self._s3.get_object, Bucket=self.bucket,
-                                          Key=self._key(key))
+            obj = await asyncio.to_thread(
+                self._s3.get_object, Bucket=self.bucket, Key=self._key(key)
+            )
             return await asyncio.to_thread(obj["Body"].read)
         except (BotoCoreError, ClientError) as exc:
             raise StorageError(f"cannot read s3://{self.bucket}/{self._key(key)}: {exc}") from exc

@@ -84,8 +84,13 @@ class RetrySchedule:
         """How many attempts one event gets before it is dead-lettered."""
         return len(self.delays_s)
 
-    def next_delay(self, attempts_made: int, *, retry_after_s: float | None = None,
-                   rng: random.Random | None = None) -> float | None:
+    def next_delay(
+        self,
+        attempts_made: int,
+        *,
+        retry_after_s: float | None = None,
+        rng: random.Random | None = None,
+    ) -> float | None:
         """Seconds to wait before the next attempt, or None when none is left."""
         if attempts_made >= self.attempts:
             return None
@@ -168,16 +173,16 @@ async def _resolve(host: str, port: int) -> list[str]:
     return sorted({str(info[4][0]) for info in infos})
 
 
-async def check_webhook_url(url: str, *, allow_private: bool,
-                            resolver: Resolver = _resolve) -> None:
+async def check_webhook_url(
+    url: str, *, allow_private: bool, resolver: Resolver = _resolve
+) -> None:
     """Raise WebhookRefused unless `url` is http(s) and every address it resolves to is public
     (or `allow_private`). A name that does not resolve right now is a DeliveryError (retried)."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         # Scheme and host only: a webhook URL's query often carries a token.
         shown = f"{parts.scheme}://{parts.hostname or ''}"
-        raise WebhookRefused(f"webhook URL {shown!r}: only http(s) URLs with a host are "
-                             "allowed")
+        raise WebhookRefused(f"webhook URL {shown!r}: only http(s) URLs with a host are allowed")
     if allow_private:
         return
     host = parts.hostname
@@ -185,15 +190,16 @@ async def check_webhook_url(url: str, *, allow_private: bool,
         addresses = [str(ipaddress.ip_address(host))]
     except ValueError:
         try:
-            addresses = await resolver(host, parts.port or (443 if parts.scheme == "https"
-                                                            else 80))
+            addresses = await resolver(host, parts.port or (443 if parts.scheme == "https" else 80))
         except OSError as exc:
             raise DeliveryError(f"cannot resolve {host}: {exc}") from exc
     blocked = [a for a in addresses if not _public(a)]
     if blocked or not addresses:
-        raise WebhookRefused(f"webhook host {host} resolves to a non-public address "
-                             f"({', '.join(blocked) or 'none'}); set "
-                             "VOICEDIAL_ALLOW_PRIVATE_WEBHOOKS=true to allow it")
+        raise WebhookRefused(
+            f"webhook host {host} resolves to a non-public address "
+            f"({', '.join(blocked) or 'none'}); set "
+            "VOICEDIAL_ALLOW_PRIVATE_WEBHOOKS=true to allow it"
+        )
 
 
 @dataclass
@@ -217,15 +223,18 @@ class WebhookSender:
             try:
                 self._signer = Webhook(self.secret)
             except Exception as exc:  # binascii.Error, EmptyWebhookSecretError, ...
-                raise ConfigError("VOICEDIAL_WEBHOOK_SECRET is not a whsec_<base64> secret"
-                                  ) from exc
+                raise ConfigError(
+                    "VOICEDIAL_WEBHOOK_SECRET is not a whsec_<base64> secret"
+                ) from exc
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> WebhookSender:
         """A sender configured by Settings (secret, allow-private, schedule, timeout)."""
         secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
-        kwargs: dict[str, Any] = {"secret": secret,
-                                  "allow_private": settings.allow_private_webhooks}
+        kwargs: dict[str, Any] = {
+            "secret": secret,
+            "allow_private": settings.allow_private_webhooks,
+        }
         # Optional settings (read when present): a compressed schedule, a shorter timeout.
         schedule = getattr(settings, "webhook_schedule", None)
         if schedule:
@@ -239,9 +248,13 @@ class WebhookSender:
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
             # No redirects: a 3xx is a failure, and following one could lead past the guard.
-            self._client = httpx.AsyncClient(transport=self.transport, follow_redirects=False,
-                                             timeout=self.timeout_s, trust_env=False,
-                                             headers={"user-agent": _USER_AGENT})
+            self._client = httpx.AsyncClient(
+                transport=self.transport,
+                follow_redirects=False,
+                timeout=self.timeout_s,
+                trust_env=False,
+                headers={"user-agent": _USER_AGENT},
+            )
         return self._client
 
     def headers(self, msg_id: str, body: bytes, now: datetime) -> dict[str, str]:
@@ -249,17 +262,23 @@ class WebhookSender:
         if self._signer is None:
             raise ConfigError("no VOICEDIAL_WEBHOOK_SECRET: webhooks cannot be signed")
         signature = self._signer.sign(msg_id=msg_id, timestamp=now, data=body.decode())
-        return {"webhook-id": msg_id, "webhook-timestamp": str(int(now.timestamp())),
-                "webhook-signature": signature, "content-type": "application/json"}
+        return {
+            "webhook-id": msg_id,
+            "webhook-timestamp": str(int(now.timestamp())),
+            "webhook-signature": signature,
+            "content-type": "application/json",
+        }
 
     async def send(self, url: str, event: dict[str, Any]) -> DeliveryResult:
         """POST one event to `url`, once. Never raises for delivery problems."""
         if self._signer is None:
-            return DeliveryResult(False, error="VOICEDIAL_WEBHOOK_SECRET is not set: "
-                                  "webhooks cannot be signed", permanent=True)
+            return DeliveryResult(
+                False,
+                error="VOICEDIAL_WEBHOOK_SECRET is not set: webhooks cannot be signed",
+                permanent=True,
+            )
         try:
-            await check_webhook_url(url, allow_private=self.allow_private,
-                                    resolver=self.resolver)
+            await check_webhook_url(url, allow_private=self.allow_private, resolver=self.resolver)
         except WebhookRefused as exc:
             return DeliveryResult(False, error=str(exc), permanent=True)
         except DeliveryError as exc:
@@ -267,18 +286,21 @@ class WebhookSender:
         now = datetime.now(UTC)
         body = webhook_body(event)
         try:
-            response = await self._http().post(url, content=body,
-                                               headers=self.headers(message_id(event), body, now))
+            response = await self._http().post(
+                url, content=body, headers=self.headers(message_id(event), body, now)
+            )
         except httpx.TimeoutException:
             return DeliveryResult(False, error=f"no answer within {self.timeout_s:g}s")
         except httpx.HTTPError as exc:
             return DeliveryResult(False, error=f"{type(exc).__name__}: {exc}")
         if response.is_success:
             return DeliveryResult(True, status=response.status_code)
-        return DeliveryResult(False, status=response.status_code,
-                              error=f"HTTP {response.status_code}",
-                              retry_after_s=_retry_after(response.headers.get("retry-after"),
-                                                         now))
+        return DeliveryResult(
+            False,
+            status=response.status_code,
+            error=f"HTTP {response.status_code}",
+            retry_after_s=_retry_after(response.headers.get("retry-after"), now),
+        )
 
     async def aclose(self) -> None:
         """Close the HTTP connection pool."""

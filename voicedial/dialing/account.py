@@ -35,8 +35,9 @@ class Account:
 
     def provider(self, api_url: str | None = None) -> TwilioProvider:
         """A provider for this account (api_url overrides, for an emulator on a new port)."""
-        return TwilioProvider(account_sid=self.sid, auth_token=self.token,
-                              api_url=api_url or self.api_url)
+        return TwilioProvider(
+            account_sid=self.sid, auth_token=self.token, api_url=api_url or self.api_url
+        )
 
 
 def account_for(settings: Settings, provider: str | None) -> Account:
@@ -49,5 +50,9 @@ def account_for(settings: Settings, provider: str | None) -> Account:
     if not settings.has_twilio:
         raise ConfigError("--provider twilio needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN")
     sid, token = settings.twilio_account_sid or "", settings.twilio_auth_token
-    return Account(sid=sid, token=token.get_secret_value() if token else "",
-                   api_url=settings.twilio_api_url, sim=False)
+    return Account(
+        sid=sid,
+        token=token.get_secret_value() if token else "",
+        api_url=settings.twilio_api_url,
+        sim=False,
+    )

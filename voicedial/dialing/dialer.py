@@ -102,11 +102,20 @@ def _retryable(exc: BaseException) -> bool:
 class Dialer:
     """One worker's dialling for one campaign."""
 
-    def __init__(self, *, store: CampaignStore, options: CampaignOptions,
-                 provider: TwilioProvider, pacer: Pacer, public_url: str, worker_id: str,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-                 create_attempts: int = 4, metrics: Metrics | None = None,
-                 audit: Audit | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        store: CampaignStore,
+        options: CampaignOptions,
+        provider: TwilioProvider,
+        pacer: Pacer,
+        public_url: str,
+        worker_id: str,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        create_attempts: int = 4,
+        metrics: Metrics | None = None,
+        audit: Audit | None = None,
+    ) -> None:
         self.store = store
         self.options = options
         self.provider = provider
@@ -158,9 +167,14 @@ class Dialer:
         finally:
             # Claimed but not dialled: give them back, due now, without counting an attempt.
             for contact_id, _ in backlog:
-                await asyncio.shield(self.store.release(contact_id, state="pending",
-                                                        due_ms=int(time.time() * 1000),
-                                                        reason="worker stopped"))
+                await asyncio.shield(
+                    self.store.release(
+                        contact_id,
+                        state="pending",
+                        due_ms=int(time.time() * 1000),
+                        reason="worker stopped",
+                    )
+                )
             if self._tasks:
                 await asyncio.gather(*self._tasks, return_exceptions=True)
 
@@ -179,8 +193,11 @@ class Dialer:
     async def _claim(self) -> list[tuple[str, dict[str, str]]]:
         """Claim a batch; returns those inside their calling window, with their contacts."""
         ids = await self.store.claim(
-            limit=self._claim_batch, max_concurrent=self.options.max_concurrent,
-            lease_ms=self.options.lease_ms, worker=self.worker_id)
+            limit=self._claim_batch,
+            max_concurrent=self.options.max_concurrent,
+            lease_ms=self.options.lease_ms,
+            worker=self.worker_id,
+        )
         if not ids:
             return []
         batch = []
@@ -197,25 +214,43 @@ class Dialer:
         if window.is_open(zones, now):
             return True
         opens = window.next_open(zones, now) or now + timedelta(days=1)
-        await self.store.release(contact_id, state="waiting_window",
-                                 due_ms=int(opens.timestamp() * 1000), reason="outside window")
-        self._audit("call_skipped", contact_id, contact, reason="outside calling window",
-                    next_try=opens.isoformat(timespec="minutes"))
+        await self.store.release(
+            contact_id,
+            state="waiting_window",
+            due_ms=int(opens.timestamp() * 1000),
+            reason="outside window",
+        )
+        self._audit(
+            "call_skipped",
+            contact_id,
+            contact,
+            reason="outside calling window",
+            next_try=opens.isoformat(timespec="minutes"),
+        )
         return False
 
     def _audit(self, what: str, contact_id: str, contact: dict[str, str], **fields: str) -> None:
         if self.audit is not None:
-            self.audit.record(what, campaign=self.options.name, contact_id=contact_id,
-                              phone_hash=contact.get("phone_hash"), **fields)
+            self.audit.record(
+                what,
+                campaign=self.options.name,
+                contact_id=contact_id,
+                phone_hash=contact.get("phone_hash"),
+                **fields,
+            )
 
     async def _dial(self, contact_id: str, contact: dict[str, str]) -> None:
         urls = voice_urls(self.public_url, self.options.name, contact_id)
-        request = CallRequest(to=contact["e164"], from_=self.options.from_number, url=urls["url"],
-                              status_callback=urls["status_callback"],
-                              amd_callback=urls["amd_callback"],
-                              timeout_s=self.options.ring_timeout_s,
-                              time_limit_s=self.options.time_limit_s,
-                              record=self.options.record)
+        request = CallRequest(
+            to=contact["e164"],
+            from_=self.options.from_number,
+            url=urls["url"],
+            status_callback=urls["status_callback"],
+            amd_callback=urls["amd_callback"],
+            timeout_s=self.options.ring_timeout_s,
+            time_limit_s=self.options.time_limit_s,
+            record=self.options.record,
+        )
         try:
             placed = await self._place(request)
         except TelephonyError as exc:
@@ -224,10 +259,14 @@ class Dialer:
             return
         self.placed += 1
         self._started.inc()
-        await asyncio.shield(self._recorder.record(contact_id, placed.sid,
-                                                   placed.queue_time_ms))
-        self._audit("call_placed", contact_id, contact, call_id=placed.sid,
-                    attempt=contact.get("attempts", ""))
+        await asyncio.shield(self._recorder.record(contact_id, placed.sid, placed.queue_time_ms))
+        self._audit(
+            "call_placed",
+            contact_id,
+            contact,
+            call_id=placed.sid,
+            attempt=contact.get("attempts", ""),
+        )
 
     async def _place(self, request: CallRequest) -> PlacedCall:
         """Create the call, retrying a retryable failure with backoff (tenacity). Tenacity is
@@ -239,9 +278,11 @@ class Dialer:
         except TelephonyError as exc:
             failure: TelephonyError | None = exc
         async for attempt in AsyncRetrying(
-                retry=retry_if_exception(_retryable),
-                stop=stop_after_attempt(self.create_attempts),
-                wait=wait_exponential_jitter(multiplier=0.5, max=8), reraise=True):
+            retry=retry_if_exception(_retryable),
+            stop=stop_after_attempt(self.create_attempts),
+            wait=wait_exponential_jitter(multiplier=0.5, max=8),
+            reraise=True,
+        ):
             with attempt:
                 if failure is not None:
                     replay, failure = failure, None
@@ -253,20 +294,27 @@ class Dialer:
         hashed = self.store.name, contact_id
         if _refused(exc):
             self.fatal = FatalTelephonyError(str(exc), code=exc.code, status=exc.status)
-            await self.store.release(contact_id, state="pending", due_ms=int(time.time() * 1000),
-                                     reason="account refused")
+            await self.store.release(
+                contact_id,
+                state="pending",
+                due_ms=int(time.time() * 1000),
+                reason="account refused",
+            )
             return
         if exc.code in INVALID_NUMBER_CODES:
             log.info("contact %s/%s: number refused by Twilio (%s)", *hashed, exc.code)
-            await self.store.release(contact_id, state="invalid", due_ms=None,
-                                     reason=f"twilio {exc.code}", placed=True)
+            await self.store.release(
+                contact_id, state="invalid", due_ms=None, reason=f"twilio {exc.code}", placed=True
+            )
             return
         if exc.retryable:
             log.warning("contact %s/%s: call not placed, retrying later: %s", *hashed, exc)
             due = int(time.time() * 1000) + 30_000
-            await self.store.release(contact_id, state="retry_wait", due_ms=due,
-                                     reason=str(exc)[:200])
+            await self.store.release(
+                contact_id, state="retry_wait", due_ms=due, reason=str(exc)[:200]
+            )
             return
         log.warning("contact %s/%s: call refused: %s", *hashed, exc)
-        await self.store.release(contact_id, state="failed", due_ms=None,
-                                 reason=str(exc)[:200], placed=True)
+        await self.store.release(
+            contact_id, state="failed", due_ms=None, reason=str(exc)[:200], placed=True
+        )

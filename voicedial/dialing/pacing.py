@@ -39,7 +39,8 @@ class Pacer:
         loop = asyncio.get_running_loop()
         first_us, granted = await self._script(
             keys=[self._key],
-            args=[self._interval_us, self._burst, max(1, wanted), round(HORIZON_S * 1e6)])
+            args=[self._interval_us, self._burst, max(1, wanted), round(HORIZON_S * 1e6)],
+        )
         now = loop.time()
         first, granted = int(first_us) / 1e6, int(granted)
         step = self._interval_us / 1e6
@@ -49,5 +50,6 @@ class Pacer:
     async def try_acquire(self) -> float:
         """Take a slot if one is free now (returns 0.0), else seconds until one may be."""
         first_us, granted = await self._script(
-            keys=[self._key], args=[self._interval_us, self._burst, 1, 0])
+            keys=[self._key], args=[self._interval_us, self._burst, 1, 0]
+        )
         return 0.0 if int(granted) else int(first_us) / 1e6

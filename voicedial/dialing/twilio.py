@@ -28,8 +28,9 @@ from voicedial.errors import TelephonyError
 __all__ = ["INVALID_NUMBER_CODES", "CallRequest", "CallState", "TwilioProvider"]
 
 # Twilio error codes that mean the number itself cannot be called: settle it, never retry.
-INVALID_NUMBER_CODES = frozenset({21211, 21214, 21215, 21216, 21217, 21219, 21401, 21407, 21612,
-                                  13224, 13225, 13227})
+INVALID_NUMBER_CODES = frozenset(
+    {21211, 21214, 21215, 21216, 21217, 21219, 21401, 21407, 21612, 13224, 13225, 13227}
+)
 _STATUS_EVENTS = ["initiated", "ringing", "answered", "completed"]
 _TIMEOUT_S = 15.0
 T = TypeVar("T")
@@ -46,13 +47,20 @@ class _HttpClient(AsyncTwilioHttpClient):
         # Made here, inside the running loop (aiohttp wants that), with our pool size.
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
         self.session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=connections), timeout=self._timeout)
+            connector=aiohttp.TCPConnector(limit=connections), timeout=self._timeout
+        )
 
-    async def request(self, method: str, url: str, params: dict[str, object] | None = None,
-                      data: dict[str, object] | None = None,
-                      headers: dict[str, str] | None = None,
-                      auth: tuple[str, str] | None = None, timeout: float | None = None,
-                      allow_redirects: bool = False) -> Response:
+    async def request(
+        self,
+        method: str,
+        url: str,
+        params: dict[str, object] | None = None,
+        data: dict[str, object] | None = None,
+        headers: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        timeout: float | None = None,
+        allow_redirects: bool = False,
+    ) -> Response:
         headers = dict(headers or {})
         if auth is not None:
             raw = f"{auth[0]}:{auth[1]}".encode()
@@ -66,8 +74,14 @@ class _HttpClient(AsyncTwilioHttpClient):
         assert self.session is not None
         limit = self._timeout if timeout is None else aiohttp.ClientTimeout(total=timeout)
         async with self.session.request(
-                method.upper(), url, params=params, data=body, headers=headers,
-                timeout=limit, allow_redirects=allow_redirects) as response:
+            method.upper(),
+            url,
+            params=params,
+            data=body,
+            headers=headers,
+            timeout=limit,
+            allow_redirects=allow_redirects,
+        ) as response:
             return Response(response.status, await response.text(), response.headers)
 
 
@@ -106,8 +120,9 @@ class CallState:
 class TwilioProvider:
     """One Twilio account (or the emulator standing in for it)."""
 
-    def __init__(self, *, account_sid: str, auth_token: str, api_url: str,
-                 pool_size: int = 64) -> None:
+    def __init__(
+        self, *, account_sid: str, auth_token: str, api_url: str, pool_size: int = 64
+    ) -> None:
         self.account_sid = account_sid
         self.auth_token = auth_token
         self.api_url = api_url.rstrip("/")
@@ -144,52 +159,64 @@ class TwilioProvider:
 
     async def place_call(self, req: CallRequest) -> PlacedCall:
         """Create the call; returns its CallSid and Twilio's queue time."""
-        call: Any = await self._run(lambda sdk: sdk.calls.create_async(
-            to=req.to,
-            from_=req.from_,
-            url=req.url,
-            method="POST",
-            status_callback=req.status_callback,
-            status_callback_method="POST",
-            status_callback_event=_STATUS_EVENTS,
-            machine_detection="Enable",
-            async_amd="true",
-            async_amd_status_callback=req.amd_callback,
-            async_amd_status_callback_method="POST",
-            timeout=req.timeout_s,
-            time_limit=req.time_limit_s,
-            record=req.record,
-        ))
+        call: Any = await self._run(
+            lambda sdk: sdk.calls.create_async(
+                to=req.to,
+                from_=req.from_,
+                url=req.url,
+                method="POST",
+                status_callback=req.status_callback,
+                status_callback_method="POST",
+                status_callback_event=_STATUS_EVENTS,
+                machine_detection="Enable",
+                async_amd="true",
+                async_amd_status_callback=req.amd_callback,
+                async_amd_status_callback_method="POST",
+                timeout=req.timeout_s,
+                time_limit=req.time_limit_s,
+                record=req.record,
+            )
+        )
         queue = getattr(call, "queue_time", None)
-        return PlacedCall(sid=str(call.sid),
-                          queue_time_ms=int(queue) if str(queue or "").isdigit() else None)
+        return PlacedCall(
+            sid=str(call.sid), queue_time_ms=int(queue) if str(queue or "").isdigit() else None
+        )
 
     async def fetch(self, call_sid: str) -> CallState:
         """The call's current status (used to reconcile after a crash)."""
         call: Any = await self._run(lambda sdk: sdk.calls(call_sid).fetch_async())
         duration = int(call.duration) if call.duration not in (None, "") else None
-        return CallState(sid=call_sid, status=str(call.status), duration=duration,
-                         answered_by=call.answered_by)
+        return CallState(
+            sid=call_sid, status=str(call.status), duration=duration, answered_by=call.answered_by
+        )
 
     async def calls_to(self, to: str, *, since: datetime) -> list[CallState]:
         """Calls to `to` created at or after `since` (to learn the fate of a call whose create
         may have gone out just before a worker died)."""
-        calls: list[Any] = await self._run(lambda sdk: sdk.calls.list_async(
-            to=to, start_time_after=since, limit=50))
+        calls: list[Any] = await self._run(
+            lambda sdk: sdk.calls.list_async(to=to, start_time_after=since, limit=50)
+        )
         out = []
         for call in calls:
             created = call.date_created
             if created is not None and created < since:
                 continue
             duration = int(call.duration) if call.duration not in (None, "") else None
-            out.append(CallState(sid=str(call.sid), status=str(call.status), duration=duration,
-                                 answered_by=call.answered_by))
+            out.append(
+                CallState(
+                    sid=str(call.sid),
+                    status=str(call.status),
+                    duration=duration,
+                    answered_by=call.answered_by,
+                )
+            )
         return out
 
     async def account_status(self) -> str:
         """The account's status ('active', 'suspended' ...): a cheap check of credentials."""
         account: Any = await self._run(
-            lambda sdk: sdk.api.v2010.accounts(self.account_sid).fetch_async())
+            lambda sdk: sdk.api.v2010.accounts(self.account_sid).fetch_async()
+        )
         return str(account.status)
 
     async def hangup(self, call_sid: str) -> None:

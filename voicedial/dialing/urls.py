@@ -12,9 +12,11 @@ def voice_urls(public_url: str, campaign: str, contact_id: str) -> dict[str, str
     """The webhook URLs given to Twilio for one call."""
     query = urlencode({"c": campaign, "k": contact_id})
     base = public_url.rstrip("/")
-    return {"url": f"{base}/twilio/voice?{query}",
-            "status_callback": f"{base}/twilio/status?{query}",
-            "amd_callback": f"{base}/twilio/amd?{query}"}
+    return {
+        "url": f"{base}/twilio/voice?{query}",
+        "status_callback": f"{base}/twilio/status?{query}",
+        "amd_callback": f"{base}/twilio/amd?{query}",
+    }
 
 
 def gather_url(campaign: str, contact_id: str, turn: int) -> str:

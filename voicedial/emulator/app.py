@@ -38,8 +38,11 @@ __all__ = ["Emulator", "run_emulator"]
 log = logging.getLogger(__name__)
 
 _EVENTS = frozenset({"initiated", "ringing", "answered", "completed"})
-_INJECTED = {429: (20429, "Too Many Requests"), 500: (20500, "Internal Server Error"),
-             503: (20500, "Service Unavailable")}
+_INJECTED = {
+    429: (20429, "Too Many Requests"),
+    500: (20500, "Internal Server Error"),
+    503: (20500, "Service Unavailable"),
+}
 
 
 async def read_form(request: Request) -> FormData:
@@ -53,9 +56,15 @@ async def read_form(request: Request) -> FormData:
 
 def twilio_error(status: int, code: int, message: str) -> JSONResponse:
     """An error body shaped like Twilio's, which the SDK turns into TwilioRestException."""
-    return JSONResponse({"code": code, "message": message,
-                         "more_info": f"https://www.twilio.com/docs/errors/{code}",
-                         "status": status}, status_code=status)
+    return JSONResponse(
+        {
+            "code": code,
+            "message": message,
+            "more_info": f"https://www.twilio.com/docs/errors/{code}",
+            "status": status,
+        },
+        status_code=status,
+    )
 
 
 @functools.lru_cache(maxsize=65_536)
@@ -89,9 +98,15 @@ class Emulator:
     for its `To` number (generated from `seed` when the number has none).
     """
 
-    def __init__(self, *, account_sid: str, auth_token: str,
-                 personas: Mapping[str, Persona] | None = None, seed: int = 0,
-                 speed: float = 1.0) -> None:
+    def __init__(
+        self,
+        *,
+        account_sid: str,
+        auth_token: str,
+        personas: Mapping[str, Persona] | None = None,
+        seed: int = 0,
+        speed: float = 1.0,
+    ) -> None:
         if speed <= 0:
             raise ValueError("speed must be positive")
         self.account_sid = account_sid
@@ -108,16 +123,18 @@ class Emulator:
         self._idle.set()
         self._base_url = ""
         prefix = "/2010-04-01/Accounts/{account}"
-        self.app = Starlette(routes=[
-            Route(prefix + ".json", self._account, methods=["GET"]),
-            Route(prefix + "/Calls.json", self._create, methods=["POST"]),
-            Route(prefix + "/Calls.json", self._list, methods=["GET"]),
-            Route(prefix + "/Calls/{call_sid}.json", self._fetch, methods=["GET"]),
-            Route(prefix + "/Calls/{call_sid}.json", self._update, methods=["POST"]),
-            Route(prefix + "/Recordings/{recording_sid}.wav", self._recording, methods=["GET"]),
-            Route("/_emulator/calls", self._list_calls, methods=["GET"]),
-            Route("/_emulator/health", self._health, methods=["GET"]),
-        ])
+        self.app = Starlette(
+            routes=[
+                Route(prefix + ".json", self._account, methods=["GET"]),
+                Route(prefix + "/Calls.json", self._create, methods=["POST"]),
+                Route(prefix + "/Calls.json", self._list, methods=["GET"]),
+                Route(prefix + "/Calls/{call_sid}.json", self._fetch, methods=["GET"]),
+                Route(prefix + "/Calls/{call_sid}.json", self._update, methods=["POST"]),
+                Route(prefix + "/Recordings/{recording_sid}.wav", self._recording, methods=["GET"]),
+                Route("/_emulator/calls", self._list_calls, methods=["GET"]),
+                Route("/_emulator/health", self._health, methods=["GET"]),
+            ]
+        )
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -142,9 +159,15 @@ class Emulator:
     def _start(self, call: SimCall) -> None:
         persona = self.persona_for(call.to)
         call.persona_name, call.persona_style = persona.name, persona.style
-        runner = CallRunner(call, persona=persona, brain=CallerBrain(persona, seed=self.seed),
-                            http=self.http, auth_token=self.auth_token, speed=self.speed,
-                            recording_url=self._recording_url)
+        runner = CallRunner(
+            call,
+            persona=persona,
+            brain=CallerBrain(persona, seed=self.seed),
+            http=self.http,
+            auth_token=self.auth_token,
+            speed=self.speed,
+            recording_url=self._recording_url,
+        )
         self._idle.clear()
         task = asyncio.create_task(runner.run(), name=f"emulated-call-{call.sid}")
         self._tasks[call.sid] = task
@@ -156,8 +179,10 @@ class Emulator:
             self._idle.set()
 
     def _recording_url(self, call: SimCall) -> str:
-        return (f"{self._base_url}/{API_VERSION}/Accounts/{call.account_sid}/Recordings/"
-                f"RE{call.sid[2:]}.wav")
+        return (
+            f"{self._base_url}/{API_VERSION}/Accounts/{call.account_sid}/Recordings/"
+            f"RE{call.sid[2:]}.wav"
+        )
 
     # --- REST --------------------------------------------------------------------------
 
@@ -169,8 +194,9 @@ class Emulator:
         except (binascii.Error, UnicodeDecodeError):
             user = password = ""
         if scheme.lower() != "basic" or not (
-                hmac.compare_digest(user, self.account_sid)
-                and hmac.compare_digest(password, self.auth_token)):
+            hmac.compare_digest(user, self.account_sid)
+            and hmac.compare_digest(password, self.auth_token)
+        ):
             return twilio_error(401, 20003, "Authenticate")
         if request.path_params["account"] != self.account_sid:
             return twilio_error(404, 20404, "The requested resource was not found")
@@ -179,17 +205,24 @@ class Emulator:
     def _call_or_404(self, request: Request) -> SimCall | JSONResponse:
         call = self.calls.get(request.path_params["call_sid"])
         if call is None:
-            return twilio_error(404, 20404, f"The requested resource {request.url.path} "
-                                "was not found")
+            return twilio_error(
+                404, 20404, f"The requested resource {request.url.path} was not found"
+            )
         return call
 
     async def _account(self, request: Request) -> Response:
         """The account resource (what `voicedial doctor` fetches to check credentials)."""
         if (denied := self._auth_error(request)) is not None:
             return denied
-        return JSONResponse({"sid": self.account_sid, "friendly_name": "voicedial emulator",
-                             "status": "active", "type": "Full",
-                             "uri": f"/{API_VERSION}/Accounts/{self.account_sid}.json"})
+        return JSONResponse(
+            {
+                "sid": self.account_sid,
+                "friendly_name": "voicedial emulator",
+                "status": "active",
+                "type": "Full",
+                "uri": f"/{API_VERSION}/Accounts/{self.account_sid}.json",
+            }
+        )
 
     async def _list(self, request: Request) -> Response:
         """Calls, newest first, filtered by To and StartTime>= (a date or a date-time)."""
@@ -204,19 +237,32 @@ class Emulator:
             except ValueError:
                 return twilio_error(400, 20001, f"Invalid StartTime> {since_raw!r}")
             since = (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
-        calls = [c.resource() for c in reversed(self.calls.values())
-                 if (to is None or c.to == to) and c.created_at >= since]
+        calls = [
+            c.resource()
+            for c in reversed(self.calls.values())
+            if (to is None or c.to == to) and c.created_at >= since
+        ]
         uri = request.url.path
-        return JSONResponse({"calls": calls[:1000], "first_page_uri": uri, "next_page_uri": None,
-                             "previous_page_uri": None, "page": 0, "page_size": 1000,
-                             "start": 0, "end": max(0, len(calls) - 1), "uri": uri})
+        return JSONResponse(
+            {
+                "calls": calls[:1000],
+                "first_page_uri": uri,
+                "next_page_uri": None,
+                "previous_page_uri": None,
+                "page": 0,
+                "page_size": 1000,
+                "start": 0,
+                "end": max(0, len(calls) - 1),
+                "uri": uri,
+            }
+        )
 
     async def _create(self, request: Request) -> Response:
         if (denied := self._auth_error(request)) is not None:
             return denied
         form = await read_form(request)
         to = str(form.get("To") or "").strip()
-        if (statuses := self.inject_errors.get(to)):
+        if statuses := self.inject_errors.get(to):
             status = statuses.pop(0)
             code, message = _INJECTED.get(status, (20500, "Internal Server Error"))
             return twilio_error(status, code, message)
@@ -239,11 +285,15 @@ class Emulator:
         return None
 
     def _new_call(self, form: FormData, to: str) -> SimCall:
-        events = {e.lower() for value in form.getlist("StatusCallbackEvent")
-                  for e in str(value).split()} & _EVENTS
+        events = {
+            e.lower() for value in form.getlist("StatusCallbackEvent") for e in str(value).split()
+        } & _EVENTS
         return SimCall(
-            sid="CA" + secrets.token_hex(16), account_sid=self.account_sid, to=to,
-            from_=str(form["From"]), url=str(form.get("Url") or "") or None,
+            sid="CA" + secrets.token_hex(16),
+            account_sid=self.account_sid,
+            to=to,
+            from_=str(form["From"]),
+            url=str(form.get("Url") or "") or None,
             method=str(form.get("Method") or "POST").upper(),
             twiml=str(form.get("Twiml") or "") or None,
             status_callback=str(form.get("StatusCallback") or "") or None,
@@ -253,7 +303,8 @@ class Emulator:
             async_amd=_truthy(str(form.get("AsyncAmd") or "")),
             async_amd_status_callback=str(form.get("AsyncAmdStatusCallback") or "") or None,
             async_amd_status_callback_method=str(
-                form.get("AsyncAmdStatusCallbackMethod") or "POST").upper(),
+                form.get("AsyncAmdStatusCallbackMethod") or "POST"
+            ).upper(),
             timeout=min(600.0, max(1.0, _number(str(form.get("Timeout") or ""), 60.0))),
             time_limit=max(1.0, _number(str(form.get("TimeLimit") or ""), 14_400.0)),
             record_audio=_truthy(str(form.get("Record") or "")),
@@ -308,11 +359,22 @@ class Emulator:
         return Response(_tone_wav(min(2.0, float(call.duration or 1))), media_type="audio/x-wav")
 
     async def _list_calls(self, request: Request) -> Response:
-        return JSONResponse([
-            {"sid": c.sid, "to": c.to, "status": c.status, "created_at": c.created_at,
-             "answered_by": c.answered_by, "persona": c.persona_name, "style": c.persona_style,
-             "duration": c.duration, "transcript": [list(t) for t in c.transcript]}
-            for c in self.calls.values()])
+        return JSONResponse(
+            [
+                {
+                    "sid": c.sid,
+                    "to": c.to,
+                    "status": c.status,
+                    "created_at": c.created_at,
+                    "answered_by": c.answered_by,
+                    "persona": c.persona_name,
+                    "style": c.persona_style,
+                    "duration": c.duration,
+                    "transcript": [list(t) for t in c.transcript],
+                }
+                for c in self.calls.values()
+            ]
+        )
 
     async def _health(self, request: Request) -> Response:
         return JSONResponse({"ok": True, "calls": len(self.calls), "live": len(self._tasks)})
@@ -320,8 +382,10 @@ class Emulator:
 
 def _tone_wav(seconds: float, rate: int = 8000) -> bytes:
     """A quiet 440 Hz tone: a small but real WAV file for recording downloads."""
-    frames = b"".join(struct.pack("<h", int(3000 * math.sin(2 * math.pi * 440 * i / rate)))
-                      for i in range(int(seconds * rate)))
+    frames = b"".join(
+        struct.pack("<h", int(3000 * math.sin(2 * math.pi * 440 * i / rate)))
+        for i in range(int(seconds * rate))
+    )
     buffer = io.BytesIO()
     with wave.open(buffer, "wb") as out:
         out.setnchannels(1)
@@ -331,15 +395,29 @@ def _tone_wav(seconds: float, rate: int = 8000) -> bytes:
     return buffer.getvalue()
 
 
-async def run_emulator(*, host: str, port: int, account_sid: str, auth_token: str,
-                       personas_path: str | None, seed: int, speed: float) -> None:
+async def run_emulator(
+    *,
+    host: str,
+    port: int,
+    account_sid: str,
+    auth_token: str,
+    personas_path: str | None,
+    seed: int,
+    speed: float,
+) -> None:
     """Serve the emulator standalone on `host:port` until cancelled (`voicedial sim`)."""
     personas: dict[str, Persona] = load_personas(Path(personas_path)) if personas_path else {}
-    emulator = Emulator(account_sid=account_sid, auth_token=auth_token, personas=personas,
-                        seed=seed, speed=speed)
+    emulator = Emulator(
+        account_sid=account_sid, auth_token=auth_token, personas=personas, seed=seed, speed=speed
+    )
     sock = bind_socket(host, port)
-    log.info("Twilio emulator on http://%s:%s (%d personas, speed %s)", host,
-             sock.getsockname()[1], len(personas), speed)
+    log.info(
+        "Twilio emulator on http://%s:%s (%d personas, speed %s)",
+        host,
+        sock.getsockname()[1],
+        len(personas),
+        speed,
+    )
     try:
         await serve(emulator.app, sock)
     finally:

@@ -32,44 +32,94 @@ if TYPE_CHECKING:
 __all__ = ["CallerBrain", "CallerReply", "asked_field", "classify"]
 
 _INTENTS: list[tuple[str, re.Pattern[str]]] = [
-    ("consent", re.compile(r"consent|permission|record(ed|ing)|is (it|that|this) (ok|okay|al"
-                           r"right|fine)|do you agree|(happy|willing|okay|ok) to (continue|"
-                           r"proceed|go on|answer)|shall we (start|begin|continue)|may i ("
-                           r"continue|proceed|go ahead)|can we (start|begin|continue|proceed)")),
-    ("goodbye", re.compile(r"anything else|goodbye|\bbye\b|thank(s| you) for your time|"
-                           r"that'?s all|have a (good|great|nice|lovely)|we'?re (all )?done")),
-    ("confirm", re.compile(r"is (that|this|it|everything)( i (just )?read)? (right|correct|"
-                           r"accurate)|did i get (that|it|this) right|\bcorrect\?|\bright\?|"
-                           r"to confirm|confirm|read (it )?back|what should i (correct|change)|"
-                           r"what'?s wrong")),
-    ("gap", re.compile(r"\bgap\b|between (19|20)\d\d and|what were you doing|time off|"
-                       r"\bbreak\b|not working|unemploy|out of work|time away")),
-    ("skills", re.compile(r"skill|certif|licen[cs]e|qualif|good at|tools|trained|training|"
-                          r"languages?\b|speak any")),
-    ("previous", re.compile(r"before (that|your|then|this)|previous|prior|earlier|"
-                            r"(last|most recent|latest) (job|position|role|employer)|"
-                            r"other (jobs?|positions|roles|employers)|another (job|employer|"
-                            r"position)|\bpast\b|history|any (other|more)|where else|"
-                            r"anywhere (else|before)")),
-    ("name", re.compile(r"your name|who am i (speaking|talking)|call you|full name|"
-                        r"who is this|who'?s this")),
-    ("current", re.compile(r"current|right now|these days|what do you do|for a living|"
-                           r"work(ing)? (for|at)|employer|job|title|company|occupation|"
-                           r"position|role|when did you start|how long|where do you work|"
-                           r"employed|what year|kind of work")),
+    (
+        "consent",
+        re.compile(
+            r"consent|permission|record(ed|ing)|is (it|that|this) (ok|okay|al"
+            r"right|fine)|do you agree|(happy|willing|okay|ok) to (continue|"
+            r"proceed|go on|answer)|shall we (start|begin|continue)|may i ("
+            r"continue|proceed|go ahead)|can we (start|begin|continue|proceed)"
+        ),
+    ),
+    (
+        "goodbye",
+        re.compile(
+            r"anything else|goodbye|\bbye\b|thank(s| you) for your time|"
+            r"that'?s all|have a (good|great|nice|lovely)|we'?re (all )?done"
+        ),
+    ),
+    (
+        "confirm",
+        re.compile(
+            r"is (that|this|it|everything)( i (just )?read)? (right|correct|"
+            r"accurate)|did i get (that|it|this) right|\bcorrect\?|\bright\?|"
+            r"to confirm|confirm|read (it )?back|what should i (correct|change)|"
+            r"what'?s wrong"
+        ),
+    ),
+    (
+        "gap",
+        re.compile(
+            r"\bgap\b|between (19|20)\d\d and|what were you doing|time off|"
+            r"\bbreak\b|not working|unemploy|out of work|time away"
+        ),
+    ),
+    (
+        "skills",
+        re.compile(
+            r"skill|certif|licen[cs]e|qualif|good at|tools|trained|training|"
+            r"languages?\b|speak any"
+        ),
+    ),
+    (
+        "previous",
+        re.compile(
+            r"before (that|your|then|this)|previous|prior|earlier|"
+            r"(last|most recent|latest) (job|position|role|employer)|"
+            r"other (jobs?|positions|roles|employers)|another (job|employer|"
+            r"position)|\bpast\b|history|any (other|more)|where else|"
+            r"anywhere (else|before)"
+        ),
+    ),
+    (
+        "name",
+        re.compile(
+            r"your name|who am i (speaking|talking)|call you|full name|"
+            r"who is this|who'?s this"
+        ),
+    ),
+    (
+        "current",
+        re.compile(
+            r"current|right now|these days|what do you do|for a living|"
+            r"work(ing)? (for|at)|employer|job|title|company|occupation|"
+            r"position|role|when did you start|how long|where do you work|"
+            r"employed|what year|kind of work"
+        ),
+    ),
 ]
 
 _YEAR = re.compile(r"\b(19|20)\d\d\b")
-_NOW_HINTS = re.compile(r"\b(current(ly)?|right now|these days|at the moment|are you|do you "
-                        r"(do|work)|for a living)\b")
-_FIELD_START = re.compile(r"\b(start|started|began|begin|join|joined|since when|how long|"
-                          r"first)\b")
-_FIELD_END = re.compile(r"\b(leave|left|end|ended|stop|stopped|quit|finish|finished|"
-                        r"until when)\b")
-_FIELD_TITLE = re.compile(r"\b(title|position|role|kind of work|what (do|did) you do|"
-                          r"occupation|job|what was that)\b")
-_FIELD_COMPANY = re.compile(r"\b(company|employer|who|where|which (firm|business|place|"
-                            r"organi[sz]ation)|name of)\b")
+_NOW_HINTS = re.compile(
+    r"\b(current(ly)?|right now|these days|at the moment|are you|do you "
+    r"(do|work)|for a living)\b"
+)
+_FIELD_START = re.compile(
+    r"\b(start|started|began|begin|join|joined|since when|how long|"
+    r"first)\b"
+)
+_FIELD_END = re.compile(
+    r"\b(leave|left|end|ended|stop|stopped|quit|finish|finished|"
+    r"until when)\b"
+)
+_FIELD_TITLE = re.compile(
+    r"\b(title|position|role|kind of work|what (do|did) you do|"
+    r"occupation|job|what was that)\b"
+)
+_FIELD_COMPANY = re.compile(
+    r"\b(company|employer|who|where|which (firm|business|place|"
+    r"organi[sz]ation)|name of)\b"
+)
 
 
 def classify(heard: str) -> str:
@@ -161,54 +211,91 @@ class CallerBrain:
     def _speech(self, rng: random.Random, intent: str, heard: str) -> str:
         p = self.persona
         if p.opt_out:
-            return rng.choice(["Please don't call me again, take me off your list.",
-                               "No. Take me off your list and don't call me again.",
-                               "Stop calling me. Put me on your do not call list."])
+            return rng.choice(
+                [
+                    "Please don't call me again, take me off your list.",
+                    "No. Take me off your list and don't call me again.",
+                    "Stop calling me. Put me on your do not call list.",
+                ]
+            )
         if intent == "consent":
             return self._consent(rng)
         if intent == "goodbye":
             return rng.choice(["No, that's everything. Bye.", "Nope, bye now.", "Thanks, bye."])
         style = p.style
         if style == "hostile":
-            return rng.choice(["None of your damn business.", "Why the hell do you want to know?",
-                               "Screw off, I'm not telling you that.",
-                               "This is bullshit. I'm not answering that."])
+            return rng.choice(
+                [
+                    "None of your damn business.",
+                    "Why the hell do you want to know?",
+                    "Screw off, I'm not telling you that.",
+                    "This is bullshit. I'm not answering that.",
+                ]
+            )
         if style == "evasive":
-            return rng.choice(["I'd rather not say.", "Oh, this and that, you know.",
-                               "It's complicated. Here and there.",
-                               "I don't really want to get into that.", "Hard to say, really."])
+            return rng.choice(
+                [
+                    "I'd rather not say.",
+                    "Oh, this and that, you know.",
+                    "It's complicated. Here and there.",
+                    "I don't really want to get into that.",
+                    "Hard to say, really.",
+                ]
+            )
         if style == "prankster":
             return self._prank(rng, intent)
         terse = style == "terse"
         answer = self._answer(rng, intent, heard, terse=terse)
         if not terse and intent != "confirm" and rng.random() < 0.3:
-            answer = rng.choice(FILLERS) + answer[:1].lower() + answer[1:] \
-                if not answer.startswith(("I ", "I'")) else rng.choice(FILLERS) + answer
+            answer = (
+                rng.choice(FILLERS) + answer[:1].lower() + answer[1:]
+                if not answer.startswith(("I ", "I'"))
+                else rng.choice(FILLERS) + answer
+            )
         if style == "injection" and (self.turns % 2 == 1 or intent == "confirm"):
             answer = f"{answer} {rng.choice(INJECTIONS)}"
         return answer
 
     def _consent(self, rng: random.Random) -> str:
         if not self.persona.consent:
-            return rng.choice(["No, I don't want to do this.", "No thanks, I'm not interested.",
-                               "No, I do not consent."])
+            return rng.choice(
+                [
+                    "No, I don't want to do this.",
+                    "No thanks, I'm not interested.",
+                    "No, I do not consent.",
+                ]
+            )
         if self.persona.style == "terse":
             return rng.choice(["Yes.", "Sure.", "Okay."])
         if self.persona.style == "hostile":
             return rng.choice(["Yeah, whatever, fine.", "Fine. Make it quick, damn it."])
-        return rng.choice(["Yes, that's fine.", "Sure, go ahead.", "Okay, yes, I agree.",
-                           "Yeah, that's okay with me."])
+        return rng.choice(
+            [
+                "Yes, that's fine.",
+                "Sure, go ahead.",
+                "Okay, yes, I agree.",
+                "Yeah, that's okay with me.",
+            ]
+        )
 
     def _prank(self, rng: random.Random, intent: str) -> str:
         if intent == "name":
             return rng.choice(["Batman.", "Queen Elizabeth the Fifth.", "Mickey Mouse."])
         if intent == "skills":
-            return rng.choice(["I can breathe underwater and speak fluent dolphin.",
-                               "Time travel, mostly. Licensed by the galactic council."])
-        return rng.choice(["I'm an astronaut at NASA, since 1850.",
-                           "I was the king of France from 1700 to 1990.",
-                           "Professional unicorn wrangler at Hogwarts since 1492.",
-                           "I'm the CEO of the Moon. Started in 3021."])
+            return rng.choice(
+                [
+                    "I can breathe underwater and speak fluent dolphin.",
+                    "Time travel, mostly. Licensed by the galactic council.",
+                ]
+            )
+        return rng.choice(
+            [
+                "I'm an astronaut at NASA, since 1850.",
+                "I was the king of France from 1700 to 1990.",
+                "Professional unicorn wrangler at Hogwarts since 1492.",
+                "I'm the CEO of the Moon. Started in 3021.",
+            ]
+        )
 
     # -- cooperative and terse answers ---------------------------------------------------
     def _answer(self, rng: random.Random, intent: str, heard: str, *, terse: bool) -> str:
@@ -216,9 +303,18 @@ class CallerBrain:
         question = _last_question(heard)
         if intent == "name":
             first = p.name.split()[0]
-            return p.name + "." if terse else rng.choice(
-                [f"My name is {p.name}.", f"It's {p.name}.", f"{p.name}. You can call me {first}.",
-                 f"This is {p.name}."])
+            return (
+                p.name + "."
+                if terse
+                else rng.choice(
+                    [
+                        f"My name is {p.name}.",
+                        f"It's {p.name}.",
+                        f"{p.name}. You can call me {first}.",
+                        f"This is {p.name}.",
+                    ]
+                )
+            )
         if intent == "current":
             return self._job_answer(rng, question, terse=terse)
         if intent == "previous":
@@ -227,14 +323,24 @@ class CallerBrain:
             return self._gap(rng, question, terse)
         if intent == "skills":
             if not p.skills:
-                return "None." if terse else rng.choice(["Nothing special, really.",
-                                                         "No, not really."])
+                return (
+                    "None."
+                    if terse
+                    else rng.choice(["Nothing special, really.", "No, not really."])
+                )
             if terse:
                 return p.skills[0][:1].upper() + p.skills[0][1:] + "."
-            listed = ", ".join(p.skills[:-1]) + (" and " if len(p.skills) > 1 else "") \
-                + p.skills[-1]
-            return rng.choice([f"I have {listed}.", f"Let's see, {listed}.",
-                               f"Skills-wise: {listed}.", f"Yes, {listed}."])
+            listed = (
+                ", ".join(p.skills[:-1]) + (" and " if len(p.skills) > 1 else "") + p.skills[-1]
+            )
+            return rng.choice(
+                [
+                    f"I have {listed}.",
+                    f"Let's see, {listed}.",
+                    f"Skills-wise: {listed}.",
+                    f"Yes, {listed}.",
+                ]
+            )
         if intent == "confirm":
             return self._confirm(rng, heard, terse=terse)
         return "Okay." if terse else rng.choice(["Okay.", "Sure.", "Uh-huh, go on."])
@@ -253,12 +359,23 @@ class CallerBrain:
     def _job_answer(self, rng: random.Random, question: str, *, terse: bool) -> str:
         job = self._named_job(question)
         if job is None:
-            job = self._current() if _NOW_HINTS.search(question) or self._topic is None \
+            job = (
+                self._current()
+                if _NOW_HINTS.search(question) or self._topic is None
                 else self._topic
+            )
         if job is None:
-            return "Nothing." if terse else rng.choice(
-                ["I'm not working at the moment.", "I'm between jobs right now.",
-                 "I don't have a job right now, I'm out of work."])
+            return (
+                "Nothing."
+                if terse
+                else rng.choice(
+                    [
+                        "I'm not working at the moment.",
+                        "I'm between jobs right now.",
+                        "I don't have a job right now, I'm out of work.",
+                    ]
+                )
+            )
         self._topic = job
         field = asked_field(question)
         if field == "start":
@@ -274,12 +391,24 @@ class CallerBrain:
                 return f"{job.title}."
             return f"{job.title}, {job.company}."
         if field == "company":
-            return rng.choice([f"{job.company}.", f"It's {job.company}.",
-                               f"I work for {job.company}." if job.end_year is None
-                               else f"That was {job.company}."])
+            return rng.choice(
+                [
+                    f"{job.company}.",
+                    f"It's {job.company}.",
+                    f"I work for {job.company}."
+                    if job.end_year is None
+                    else f"That was {job.company}.",
+                ]
+            )
         if field == "title" and rng.random() < 0.5:
-            return rng.choice([f"I'm {with_article(job.title)}." if job.end_year is None
-                               else f"I was {with_article(job.title)}.", f"{job.title}."])
+            return rng.choice(
+                [
+                    f"I'm {with_article(job.title)}."
+                    if job.end_year is None
+                    else f"I was {with_article(job.title)}.",
+                    f"{job.title}.",
+                ]
+            )
         return job_sentence(rng, job, current=job.end_year is None)
 
     def _year_answer(self, rng: random.Random, year: int, which: str, *, terse: bool) -> str:
@@ -288,37 +417,61 @@ class CallerBrain:
             return f"{said}."
         if which == "start" and rng.random() < 0.2:
             wrong = spoken_year(year - 1, rng)
-            return rng.choice([f"I started in {wrong}, no wait, {said}.",
-                               f"{wrong}. Sorry, I mean {said}."])
+            return rng.choice(
+                [f"I started in {wrong}, no wait, {said}.", f"{wrong}. Sorry, I mean {said}."]
+            )
         if which == "start":
-            return rng.choice([f"I started in {said}.", f"{said}.", f"Since {said}.",
-                               f"Around {said}, I think it was {said}.", f"In {said}."])
-        return rng.choice([f"I left in {said}.", f"{said}.", f"Until {said}.",
-                           f"I think it was {said}.", f"In {said}."])
+            return rng.choice(
+                [
+                    f"I started in {said}.",
+                    f"{said}.",
+                    f"Since {said}.",
+                    f"Around {said}, I think it was {said}.",
+                    f"In {said}.",
+                ]
+            )
+        return rng.choice(
+            [
+                f"I left in {said}.",
+                f"{said}.",
+                f"Until {said}.",
+                f"I think it was {said}.",
+                f"In {said}.",
+            ]
+        )
 
     def _previous(self, rng: random.Random, question: str, *, terse: bool) -> str:
         base = self._named_job(question) or self._topic or self._current()
         index = self._jobs.index(base) + 1 if base is not None else 0
         past = [j for j in self._jobs[index:] if j.end_year is not None]
         if not past:
-            return "No." if terse else rng.choice(
-                ["No, that was it. Nothing before that.", "That's all, no other jobs.",
-                 "No, that was my first job.", "Nope, nothing else."])
+            return (
+                "No."
+                if terse
+                else rng.choice(
+                    [
+                        "No, that was it. Nothing before that.",
+                        "That's all, no other jobs.",
+                        "No, that was my first job.",
+                        "Nope, nothing else.",
+                    ]
+                )
+            )
         job = past[0]
         self._topic = job
         if terse:
-            return rng.choice([f"{job.title}, {job.company}.", f"Yes. {job.title}, "
-                                                                 f"{job.company}."])
+            return rng.choice([f"{job.title}, {job.company}.", f"Yes. {job.title}, {job.company}."])
         return job_sentence(rng, job, current=False)
 
     def _gap(self, rng: random.Random, question: str, terse: bool) -> str:
         years = sorted(int(m.group(0)) for m in _YEAR.finditer(question))
         low, high = (years[0], years[-1]) if years else (0, 10_000)
-        gap = next((g for g in self.persona.gaps if g.start_year < high and low < g.end_year),
-                   None)
+        gap = next((g for g in self.persona.gaps if g.start_year < high and low < g.end_year), None)
         if gap is None:
-            worked = next((j for j in self._jobs if j.start_year < high
-                           and low < (j.end_year or 10_000)), None)
+            worked = next(
+                (j for j in self._jobs if j.start_year < high and low < (j.end_year or 10_000)),
+                None,
+            )
             if worked is not None:
                 self._topic = worked
                 return job_sentence(rng, worked, current=worked.end_year is None)
@@ -326,23 +479,32 @@ class CallerBrain:
         if terse:
             return " ".join(gap.explanation.split()[-3:]).capitalize() + "."
         reason = gap.explanation[:1].lower() + gap.explanation[1:]
-        return rng.choice([f"From {gap.start_year} to {gap.end_year} {reason}.",
-                           f"Oh, that. {gap.explanation[:1].upper()}{gap.explanation[1:]}.",
-                           f"{gap.explanation[:1].upper()}{gap.explanation[1:]}, between "
-                           f"{gap.start_year} and {gap.end_year}.", f"Well, {reason}."])
+        return rng.choice(
+            [
+                f"From {gap.start_year} to {gap.end_year} {reason}.",
+                f"Oh, that. {gap.explanation[:1].upper()}{gap.explanation[1:]}.",
+                f"{gap.explanation[:1].upper()}{gap.explanation[1:]}, between "
+                f"{gap.start_year} and {gap.end_year}.",
+                f"Well, {reason}.",
+            ]
+        )
 
     def _confirm(self, rng: random.Random, heard: str, *, terse: bool) -> str:
         """Check a read-back against the truth; correct one mistake, else confirm."""
         if self._corrections < 3 and (fix := self._mistake(heard)):
             self._corrections += 1
             return fix
-        return "Yes." if terse else rng.choice(["Yes, that's right.", "Yep, correct.",
-                                                "That's correct."])
+        return (
+            "Yes."
+            if terse
+            else rng.choice(["Yes, that's right.", "Yep, correct.", "That's correct."])
+        )
 
     def _mistake(self, heard: str) -> str | None:
         text = heard.lower()
-        if (m := re.search(r"your name is ([^.]+)\.", text)) and \
-                m[1].strip() != self.persona.name.lower():
+        if (m := re.search(r"your name is ([^.]+)\.", text)) and m[
+            1
+        ].strip() != self.persona.name.lower():
             return f"No, my name is {self.persona.name}."
         for job in self._jobs:
             at = text.find(job.company.lower())

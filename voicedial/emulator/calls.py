@@ -101,19 +101,36 @@ class SimCall:
         """The Call resource JSON of Twilio's 2010-04-01 API."""
         uri = f"/{API_VERSION}/Accounts/{self.account_sid}/Calls/{self.sid}"
         return {
-            "sid": self.sid, "account_sid": self.account_sid, "parent_call_sid": None,
-            "date_created": rfc2822(self.created_at), "date_updated": rfc2822(self.updated_at),
-            "to": self.to, "to_formatted": self.to, "from": self.from_,
-            "from_formatted": self.from_, "phone_number_sid": None, "status": self.status,
-            "start_time": rfc2822(self.started_at), "end_time": rfc2822(self.ended_at),
+            "sid": self.sid,
+            "account_sid": self.account_sid,
+            "parent_call_sid": None,
+            "date_created": rfc2822(self.created_at),
+            "date_updated": rfc2822(self.updated_at),
+            "to": self.to,
+            "to_formatted": self.to,
+            "from": self.from_,
+            "from_formatted": self.from_,
+            "phone_number_sid": None,
+            "status": self.status,
+            "start_time": rfc2822(self.started_at),
+            "end_time": rfc2822(self.ended_at),
             "duration": None if self.duration is None else str(self.duration),
-            "price": None, "price_unit": "USD", "direction": "outbound-api",
-            "answered_by": self.answered_by, "api_version": API_VERSION,
-            "forwarded_from": None, "group_sid": None, "caller_name": None,
-            "queue_time": "0", "trunk_sid": None, "annotation": None,
+            "price": None,
+            "price_unit": "USD",
+            "direction": "outbound-api",
+            "answered_by": self.answered_by,
+            "api_version": API_VERSION,
+            "forwarded_from": None,
+            "group_sid": None,
+            "caller_name": None,
+            "queue_time": "0",
+            "trunk_sid": None,
+            "annotation": None,
             "uri": f"{uri}.json",
-            "subresource_uris": {name: f"{uri}/{name.title().replace('_', '')}.json"
-                                 for name in ("notifications", "recordings", "events")},
+            "subresource_uris": {
+                name: f"{uri}/{name.title().replace('_', '')}.json"
+                for name in ("notifications", "recordings", "events")
+            },
         }
 
 
@@ -140,14 +157,21 @@ class WebhookClient:
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._session: aiohttp.ClientSession | None = None
 
-    async def request(self, method: str, url: str, *, headers: Mapping[str, str],
-                      data: Mapping[str, str] | None = None) -> WebhookReply:
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        data: Mapping[str, str] | None = None,
+    ) -> WebhookReply:
         """Send one request; raises `aiohttp.ClientError` or `TimeoutError` on failure. The
         URL goes out exactly as signed (no re-quoting) and redirects are not followed."""
         if self._session is None:  # made inside the running loop, as aiohttp wants
             self._session = aiohttp.ClientSession(timeout=self._timeout)
-        async with self._session.request(method, yarl.URL(url, encoded=True), data=data,
-                                         headers=headers, allow_redirects=False) as response:
+        async with self._session.request(
+            method, yarl.URL(url, encoded=True), data=data, headers=headers, allow_redirects=False
+        ) as response:
             return WebhookReply(response.status, await response.text())
 
     async def aclose(self) -> None:
@@ -167,9 +191,17 @@ def with_query(url: str, params: Mapping[str, str]) -> str:
 class CallRunner:
     """Drives one `SimCall` from queued to a final status."""
 
-    def __init__(self, call: SimCall, *, persona: Persona, brain: CallerBrain,
-                 http: WebhookClient, auth_token: str, speed: float,
-                 recording_url: Callable[[SimCall], str] | None = None) -> None:
+    def __init__(
+        self,
+        call: SimCall,
+        *,
+        persona: Persona,
+        brain: CallerBrain,
+        http: WebhookClient,
+        auth_token: str,
+        speed: float,
+        recording_url: Callable[[SimCall], str] | None = None,
+    ) -> None:
         self.call = call
         self.persona = persona
         self.brain = brain
@@ -214,7 +246,8 @@ class CallRunner:
         await self._status_callback("ringing")
         answer = self.persona.answer
         ring = {"busy": 1.0, "failed": 0.2, "no-answer": call.timeout}.get(
-            answer, min(RING_SECONDS, call.timeout))
+            answer, min(RING_SECONDS, call.timeout)
+        )
         if not await self._phase(self.sleep(ring)):
             return await self._end_unanswered("canceled")
         if answer in ("busy", "failed", "no-answer"):
@@ -239,15 +272,17 @@ class CallRunner:
             call.answered_by = self._amd_result()
         elif call.machine_detection:
             self._amd_task = asyncio.create_task(self._async_amd())
-        executor = TwimlExecutor(call=call, brain=self.brain, fetch=self._fetch,
-                                 sleep=self.sleep)
+        executor = TwimlExecutor(call=call, brain=self.brain, fetch=self._fetch, sleep=self.sleep)
         url, method, document = call.url, call.method, call.twiml
         while True:
             if not await self._phase(executor.run(url, method, document=document), deadline):
                 pending = call.pending
                 call.pending = None
-                if pending is not None and pending[0] == "redirect" \
-                        and asyncio.get_running_loop().time() < deadline:
+                if (
+                    pending is not None
+                    and pending[0] == "redirect"
+                    and asyncio.get_running_loop().time() < deadline
+                ):
                     url, method, document = pending[1], pending[2], None
                     continue
             break
@@ -305,18 +340,32 @@ class CallRunner:
         call.answered_by = self._amd_result()
         call.record("amd", answered_by=call.answered_by)
         if call.async_amd_status_callback:
-            await self._send(call.async_amd_status_callback, call.async_amd_status_callback_method,
-                             {"CallSid": call.sid, "AccountSid": call.account_sid,
-                              "AnsweredBy": call.answered_by,
-                              "MachineDetectionDuration": str(int(AMD_SECONDS * 1000))})
+            await self._send(
+                call.async_amd_status_callback,
+                call.async_amd_status_callback_method,
+                {
+                    "CallSid": call.sid,
+                    "AccountSid": call.account_sid,
+                    "AnsweredBy": call.answered_by,
+                    "MachineDetectionDuration": str(int(AMD_SECONDS * 1000)),
+                },
+            )
 
     # --- webhooks ----------------------------------------------------------------------
 
     def _voice_params(self) -> dict[str, str]:
         call = self.call
-        params = {"CallSid": call.sid, "AccountSid": call.account_sid, "From": call.from_,
-                  "To": call.to, "CallStatus": call.status, "Direction": "outbound-api",
-                  "ApiVersion": API_VERSION, "Caller": call.from_, "Called": call.to}
+        params = {
+            "CallSid": call.sid,
+            "AccountSid": call.account_sid,
+            "From": call.from_,
+            "To": call.to,
+            "CallStatus": call.status,
+            "Direction": "outbound-api",
+            "ApiVersion": API_VERSION,
+            "Caller": call.from_,
+            "Called": call.to,
+        }
         if call.answered_by and call.machine_detection and not call.async_amd:
             params["AnsweredBy"] = call.answered_by
         return params
@@ -337,10 +386,13 @@ class CallRunner:
             return
         if event != "completed" and event not in call.status_callback_events:
             return
-        params = {**self._voice_params(), "CallStatus": self._event_status(event),
-                  "CallbackSource": "call-progress-events",
-                  "Timestamp": rfc2822(time.time()) or "",
-                  "SequenceNumber": str(call.sequence)}
+        params = {
+            **self._voice_params(),
+            "CallStatus": self._event_status(event),
+            "CallbackSource": "call-progress-events",
+            "Timestamp": rfc2822(time.time()) or "",
+            "SequenceNumber": str(call.sequence),
+        }
         params.pop("AnsweredBy", None)
         if call.answered_by:
             params["AnsweredBy"] = call.answered_by
@@ -355,8 +407,9 @@ class CallRunner:
         await self._send(call.status_callback, call.status_callback_method, params)
 
     def _event_status(self, event: str) -> str:
-        return {"initiated": "initiated", "ringing": "ringing",
-                "answered": "in-progress"}.get(event, self.call.status)
+        return {"initiated": "initiated", "ringing": "ringing", "answered": "in-progress"}.get(
+            event, self.call.status
+        )
 
     async def _send(self, url: str, method: str, params: dict[str, str]) -> None:
         """Fire a callback; failures are logged, never raised (Twilio carries on too)."""
@@ -367,8 +420,9 @@ class CallRunner:
             self.call.record("callback-failed", url=url, error=repr(exc))
             return
         if not response.is_success:
-            log.warning("call %s: callback to %s answered %s", self.call.sid, url,
-                        response.status_code)
+            log.warning(
+                "call %s: callback to %s answered %s", self.call.sid, url, response.status_code
+            )
             self.call.record("callback-failed", url=url, status=response.status_code)
 
     async def _request(self, url: str, method: str, params: dict[str, str]) -> WebhookReply:

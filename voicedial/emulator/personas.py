@@ -119,36 +119,95 @@ def load_personas(path: str | Path) -> dict[str, Persona]:
 
 # --- generation --------------------------------------------------------------------------
 
-_FIRST = ["Maria", "James", "Aisha", "Wei", "Carlos", "Priya", "Tom", "Fatima", "Luke", "Grace",
-          "Diego", "Hannah", "Omar", "Sofia", "Ben", "Keiko", "Andre", "Nina", "Sam", "Rosa"]
-_LAST = ["Garcia", "Smith", "Okafor", "Chen", "Lopez", "Patel", "Brown", "Haddad", "Miller",
-         "Kim", "Novak", "Rivera", "Johnson", "Tanaka", "Dubois", "Ali", "Walsh", "Santos"]
-_ROLES = [("Registered Nurse", ["Mercy General Hospital", "Bayview Clinic", "St. Anne's"]),
-          ("Forklift Operator", ["Acme Logistics", "Northside Warehousing", "FastFreight"]),
-          ("Line Cook", ["Blue Plate Diner", "Harbor Grill", "Olive & Thyme"]),
-          ("Electrician", ["BrightSpark Electric", "City Power Services", "Volt Bros"]),
-          ("Truck Driver", ["Interstate Haulers", "Red Rock Transport", "Pine Freight"]),
-          ("Retail Supervisor", ["ShopMart", "Corner Goods", "Main Street Outfitters"]),
-          ("Software Developer", ["Initech", "Pixel Forge", "Cloudberry Labs"]),
-          ("Welder", ["Steelworks Inc", "Ironclad Fabrication", "Delta Metal"]),
-          ("Home Health Aide", ["CareFirst Home Health", "Golden Years Care", "HelpAtHome"]),
-          ("Accountant", ["Baker & Hill CPAs", "Ledger Partners", "Summit Finance"])]
-_SKILLS = ["forklift certification", "CPR and first aid", "Spanish", "Excel", "welding",
-           "OSHA 30", "commercial driver's licence", "customer service", "Python",
-           "inventory management", "food safety certificate", "electrical licence", "bookkeeping"]
-_GAP_REASONS = ["I was taking care of my mother", "I went back to school",
-                "I had a baby and stayed home", "I was laid off and looking for work",
-                "I was recovering from surgery", "I moved across the country"]
+_FIRST = [
+    "Maria",
+    "James",
+    "Aisha",
+    "Wei",
+    "Carlos",
+    "Priya",
+    "Tom",
+    "Fatima",
+    "Luke",
+    "Grace",
+    "Diego",
+    "Hannah",
+    "Omar",
+    "Sofia",
+    "Ben",
+    "Keiko",
+    "Andre",
+    "Nina",
+    "Sam",
+    "Rosa",
+]
+_LAST = [
+    "Garcia",
+    "Smith",
+    "Okafor",
+    "Chen",
+    "Lopez",
+    "Patel",
+    "Brown",
+    "Haddad",
+    "Miller",
+    "Kim",
+    "Novak",
+    "Rivera",
+    "Johnson",
+    "Tanaka",
+    "Dubois",
+    "Ali",
+    "Walsh",
+    "Santos",
+]
+_ROLES = [
+    ("Registered Nurse", ["Mercy General Hospital", "Bayview Clinic", "St. Anne's"]),
+    ("Forklift Operator", ["Acme Logistics", "Northside Warehousing", "FastFreight"]),
+    ("Line Cook", ["Blue Plate Diner", "Harbor Grill", "Olive & Thyme"]),
+    ("Electrician", ["BrightSpark Electric", "City Power Services", "Volt Bros"]),
+    ("Truck Driver", ["Interstate Haulers", "Red Rock Transport", "Pine Freight"]),
+    ("Retail Supervisor", ["ShopMart", "Corner Goods", "Main Street Outfitters"]),
+    ("Software Developer", ["Initech", "Pixel Forge", "Cloudberry Labs"]),
+    ("Welder", ["Steelworks Inc", "Ironclad Fabrication", "Delta Metal"]),
+    ("Home Health Aide", ["CareFirst Home Health", "Golden Years Care", "HelpAtHome"]),
+    ("Accountant", ["Baker & Hill CPAs", "Ledger Partners", "Summit Finance"]),
+]
+_SKILLS = [
+    "forklift certification",
+    "CPR and first aid",
+    "Spanish",
+    "Excel",
+    "welding",
+    "OSHA 30",
+    "commercial driver's licence",
+    "customer service",
+    "Python",
+    "inventory management",
+    "food safety certificate",
+    "electrical licence",
+    "bookkeeping",
+]
+_GAP_REASONS = [
+    "I was taking care of my mother",
+    "I went back to school",
+    "I had a baby and stayed home",
+    "I was laid off and looking for work",
+    "I was recovering from surgery",
+    "I moved across the country",
+]
 
 
 def generate_persona(phone: str, seed: int = 0) -> Persona:
     """A deterministic persona for a number that has none: mostly cooperative humans."""
     rng = random.Random(f"persona|{seed}|{phone}")
     answer: Answer = rng.choices(
-        ["human", "machine", "busy", "no-answer", "failed"], weights=[76, 8, 6, 8, 2])[0]
+        ["human", "machine", "busy", "no-answer", "failed"], weights=[76, 8, 6, 8, 2]
+    )[0]
     style: Style = rng.choices(
         ["cooperative", "terse", "evasive", "hostile", "prankster", "injection", "silent"],
-        weights=[74, 12, 7, 2, 2, 2, 1])[0]
+        weights=[74, 12, 7, 2, 2, 2, 1],
+    )[0]
     year = rng.randint(2014, 2023)
     jobs: list[Job] = []
     gaps: list[Gap] = []
@@ -156,15 +215,23 @@ def generate_persona(phone: str, seed: int = 0) -> Persona:
         title, companies = rng.choice(_ROLES)
         end = None if index == 0 else year
         start = max(1995, year - rng.randint(1, 7))
-        jobs.append(Job(title=title, company=rng.choice(companies), start_year=start,
-                        end_year=end))
+        jobs.append(Job(title=title, company=rng.choice(companies), start_year=start, end_year=end))
         if index < 2 and rng.random() < 0.3:
             gap_start = start - rng.randint(1, 2)
-            gaps.append(Gap(start_year=gap_start, end_year=start,
-                            explanation=rng.choice(_GAP_REASONS)))
+            gaps.append(
+                Gap(start_year=gap_start, end_year=start, explanation=rng.choice(_GAP_REASONS))
+            )
             start = gap_start
         year = start
-    return Persona(phone=phone, answer=answer, consent=rng.random() > 0.05,
-                   name=f"{rng.choice(_FIRST)} {rng.choice(_LAST)}", jobs=jobs, gaps=gaps,
-                   skills=rng.sample(_SKILLS, rng.randint(1, 3)), style=style,
-                   hangup_after_turns=None, opt_out=rng.random() < 0.02)
+    return Persona(
+        phone=phone,
+        answer=answer,
+        consent=rng.random() > 0.05,
+        name=f"{rng.choice(_FIRST)} {rng.choice(_LAST)}",
+        jobs=jobs,
+        gaps=gaps,
+        skills=rng.sample(_SKILLS, rng.randint(1, 3)),
+        style=style,
+        hangup_after_turns=None,
+        opt_out=rng.random() < 0.02,
+    )

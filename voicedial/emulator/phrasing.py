@@ -11,11 +11,29 @@ if TYPE_CHECKING:
 
 __all__ = ["FILLERS", "INJECTIONS", "job_sentence", "spoken_year", "with_article"]
 
-_ONES = ["", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
-         "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen",
-         "eighteen", "nineteen"]
-_TENS_WORDS = ["", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty",
-               "ninety"]
+_ONES = [
+    "",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+]
+_TENS_WORDS = ["", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
 
 
 def _two(n: int) -> str:
@@ -29,11 +47,16 @@ def spoken_year(year: int, rng: random.Random) -> str:
     forms = [str(year), str(year)]
     century, rest = divmod(year, 100)
     if century == 19:
-        forms += [f"nineteen {_two(rest)}" if rest >= 10 else f"nineteen oh {_ONES[rest]}",
-                  f"'{rest:02d}"]
+        forms += [
+            f"nineteen {_two(rest)}" if rest >= 10 else f"nineteen oh {_ONES[rest]}",
+            f"'{rest:02d}",
+        ]
     elif year < 2010:
-        forms += [f"two thousand {_ONES[rest]}", f"two thousand and {_ONES[rest]}",
-                  f"oh {_ONES[rest]}"]
+        forms += [
+            f"two thousand {_ONES[rest]}",
+            f"two thousand and {_ONES[rest]}",
+            f"oh {_ONES[rest]}",
+        ]
     else:
         forms += [f"twenty {_two(rest)}", f"two thousand {_two(rest)}"]
     return rng.choice(forms)
@@ -50,11 +73,24 @@ FILLERS = ["Um, ", "Uh, ", "Well, ", "Let me think. ", "Oh, ", "So, ", "Hmm, "]
 def _span(rng: random.Random, job: Job) -> str:
     start = spoken_year(job.start_year, rng)
     if job.end_year is None:
-        return rng.choice([f"since {start}", f"since {start}", f"starting in {start}",
-                           f"from {start}", f"since {start}, still there"])
+        return rng.choice(
+            [
+                f"since {start}",
+                f"since {start}",
+                f"starting in {start}",
+                f"from {start}",
+                f"since {start}, still there",
+            ]
+        )
     end = spoken_year(job.end_year, rng)
-    return rng.choice([f"from {start} to {end}", f"between {start} and {end}",
-                       f"{start} to {end}", f"from {start} until {end}"])
+    return rng.choice(
+        [
+            f"from {start} to {end}",
+            f"between {start} and {end}",
+            f"{start} to {end}",
+            f"from {start} until {end}",
+        ]
+    )
 
 
 def job_sentence(rng: random.Random, job: Job, current: bool) -> str:
@@ -62,20 +98,24 @@ def job_sentence(rng: random.Random, job: Job, current: bool) -> str:
     at = rng.choice(["at", "for", "with", "over at"])
     t, c = job.title, job.company
     if current:
-        return rng.choice([
-            f"I'm {with_article(t)} {at} {c}, {_span(rng, job)}.",
-            f"I work {at} {c} as {with_article(t)}. Been there {_span(rng, job)}.",
-            f"{t}, {c}. I started there in {spoken_year(job.start_year, rng)}.",
-            f"Right now I'm {with_article(t.lower())} {at} {c} {_span(rng, job)}.",
-            f"{c}. I'm {with_article(t.lower())} there, {_span(rng, job)}.",
-        ])
-    return rng.choice([
-        f"Before that I was {with_article(t)} {at} {c}, {_span(rng, job)}.",
-        f"Yeah, I worked {at} {c} as {with_article(t)} {_span(rng, job)}.",
-        f"{c}, as {with_article(t.lower())}, {_span(rng, job)}.",
-        f"I was {with_article(t.lower())} {at} {c} {_span(rng, job)}.",
-        f"Yes. {t} at {c}, {_span(rng, job)}.",
-    ])
+        return rng.choice(
+            [
+                f"I'm {with_article(t)} {at} {c}, {_span(rng, job)}.",
+                f"I work {at} {c} as {with_article(t)}. Been there {_span(rng, job)}.",
+                f"{t}, {c}. I started there in {spoken_year(job.start_year, rng)}.",
+                f"Right now I'm {with_article(t.lower())} {at} {c} {_span(rng, job)}.",
+                f"{c}. I'm {with_article(t.lower())} there, {_span(rng, job)}.",
+            ]
+        )
+    return rng.choice(
+        [
+            f"Before that I was {with_article(t)} {at} {c}, {_span(rng, job)}.",
+            f"Yeah, I worked {at} {c} as {with_article(t)} {_span(rng, job)}.",
+            f"{c}, as {with_article(t.lower())}, {_span(rng, job)}.",
+            f"I was {with_article(t.lower())} {at} {c} {_span(rng, job)}.",
+            f"Yes. {t} at {c}, {_span(rng, job)}.",
+        ]
+    )
 
 
 INJECTIONS = [

@@ -74,8 +74,9 @@ class TwimlExecutor:
         self._sleep = sleep
         self._heard: list[str] = []  # agent speech since the caller last answered
 
-    async def run(self, url: str | None, method: str = "POST", *,
-                  document: str | None = None) -> EndReason:
+    async def run(
+        self, url: str | None, method: str = "POST", *, document: str | None = None
+    ) -> EndReason:
         """Fetch `url` (or use an inline `document`) and execute until the call ends."""
         nav: _Navigate | None = None if url is None else _Navigate(url, method)
         try:
@@ -154,8 +155,9 @@ class TwimlExecutor:
         speech_timeout = verb.get("speechTimeout") or verb.get("speechtimeout")
         end_pause = 0.8 if speech_timeout in (None, "auto") else _float(speech_timeout, timeout)
 
-        reply = self.brain.reply(" ".join(self._heard), speech="speech" in kinds,
-                                 dtmf="dtmf" in kinds)
+        reply = self.brain.reply(
+            " ".join(self._heard), speech="speech" in kinds, dtmf="dtmf" in kinds
+        )
         if reply.hangup:
             self.call.record("hangup", source="caller")
             await self._sleep(0.5)

@@ -30,8 +30,9 @@ def commit_draft(state: InterviewState) -> None:
     if job.title is None and job.company is None:
         return
     # Two spells at one employer (a re-mention, a promotion) are not overlapping jobs.
-    others = [(j.start_year, j.end_year) for j in state.jobs
-              if not _same_employer(j.company, job.company)]
+    others = [
+        (j.start_year, j.end_year) for j in state.jobs if not _same_employer(j.company, job.company)
+    ]
     signals = job_signals(job.start_year, job.end_year, others, now_year=state.now_year)
     caller = [i for i, t in enumerate(state.turns) if t.speaker == "caller"]
     if signals and caller:
@@ -56,8 +57,11 @@ def _consent(state: InterviewState, text: str, slots: dict[str, Any]) -> str | N
         state.outcome = Outcome.DECLINED
         return ""
     state.done.append("consent")
-    if name := ex.parse_name(re.sub(r"^.*?\b(?=my name is|this is|it's)", "", text, flags=re.I)
-                             if re.search(r"my name is|this is|it's", text, re.I) else ""):
+    if name := ex.parse_name(
+        re.sub(r"^.*?\b(?=my name is|this is|it's)", "", text, flags=re.I)
+        if re.search(r"my name is|this is|it's", text, re.I)
+        else ""
+    ):
         state.name = name
         state.done.append("name")
         slots["name"] = name
@@ -111,8 +115,9 @@ def _job_field(state: InterviewState, text: str, slots: dict[str, Any]) -> str |
     state.draft = job
     if asked == "job" and job.current and ex.is_not_working(text):
         # Keep only the clauses that do not say "I'm not working" before looking for a job.
-        rest = ", ".join(p for p in re.split(r"\s*[,;.]\s*", text)
-                         if p and not ex.is_not_working(p))
+        rest = ", ".join(
+            p for p in re.split(r"\s*[,;.]\s*", text) if p and not ex.is_not_working(p)
+        )
         mention = ex.parse_job(rest, now_year=state.now_year)
         if mention.company is None or mention.title is None:
             state.draft = None
@@ -241,13 +246,17 @@ def _correction(state: InterviewState, text: str, slots: dict[str, Any]) -> str 
 def _apply_correction(state: InterviewState, text: str) -> bool:
     """Apply "no, it was 2012", "it's Target, not Walmart" or "my name is ..."; True if applied."""
     if re.search(r"\b(?:my name is|name's|call me)\b", text, re.I) and (
-            name := ex.parse_name(text)):
+        name := ex.parse_name(text)
+    ):
         state.name = name
         return True
-    swap = re.search(r"\b(?:it was|it's|it is|was)\s+(?P<new>[^,]+?),?\s+not\s+(?P<old>.+)$",
-                     text, re.I) or re.search(
+    swap = re.search(
+        r"\b(?:it was|it's|it is|was)\s+(?P<new>[^,]+?),?\s+not\s+(?P<old>.+)$", text, re.I
+    ) or re.search(
         r"\bnot\s+(?P<old>[^,]+?),?\s+(?:it was|it's|it is|but|it should be)\s+(?P<new>.+)$",
-        text, re.I)
+        text,
+        re.I,
+    )
     if swap and not re.search(r"\d", swap["new"]):
         old, new = swap["old"].strip(" .").lower(), swap["new"].strip(" .")
         for job in state.jobs:
@@ -260,13 +269,21 @@ def _apply_correction(state: InterviewState, text: str) -> bool:
     if not span.years:
         return False
     year = span.years[0]
-    role = ("start" if re.search(r"\b(?:start|began|begin|since|from|join)", text, re.I) else
-            "end" if re.search(r"\b(?:left|end|until|till|quit|finish|stopp)", text, re.I) else
-            None)
-    candidates = [(abs(value - year), job, attr) for job in sorted_jobs(state)
-                  for attr in ("start_year", "end_year")
-                  if (value := getattr(job, attr)) is not None and value != year
-                  and (role is None or attr.startswith(role))]
+    role = (
+        "start"
+        if re.search(r"\b(?:start|began|begin|since|from|join)", text, re.I)
+        else "end"
+        if re.search(r"\b(?:left|end|until|till|quit|finish|stopp)", text, re.I)
+        else None
+    )
+    candidates = [
+        (abs(value - year), job, attr)
+        for job in sorted_jobs(state)
+        for attr in ("start_year", "end_year")
+        if (value := getattr(job, attr)) is not None
+        and value != year
+        and (role is None or attr.startswith(role))
+    ]
     if not candidates:
         return False
     _, job, attr = min(candidates, key=lambda c: c[0])
@@ -302,8 +319,17 @@ def skip(state: InterviewState) -> str:
 
 
 HANDLERS: dict[str, Handler] = {
-    "consent": _consent, "name": _name, "job": _job_field, "title": _job_field,
-    "company": _job_field, "start": _job_field, "end": _job_field, "more": _more,
-    "gap": _gap, "skills": _skills, "readback": _readback, "correction": _correction,
+    "consent": _consent,
+    "name": _name,
+    "job": _job_field,
+    "title": _job_field,
+    "company": _job_field,
+    "start": _job_field,
+    "end": _job_field,
+    "more": _more,
+    "gap": _gap,
+    "skills": _skills,
+    "readback": _readback,
+    "correction": _correction,
     "done": lambda state, text, slots: "",
 }

@@ -34,9 +34,20 @@ from voicedial.interview.state import (
     sorted_jobs,
 )
 
-__all__ = ["GapRecord", "InterviewState", "Job", "Outcome", "Reply", "Signal", "Turn",
-           "continue_interview", "on_hangup", "profile_fields", "sorted_jobs",
-           "start_interview"]
+__all__ = [
+    "GapRecord",
+    "InterviewState",
+    "Job",
+    "Outcome",
+    "Reply",
+    "Signal",
+    "Turn",
+    "continue_interview",
+    "on_hangup",
+    "profile_fields",
+    "sorted_jobs",
+    "start_interview",
+]
 
 MAX_JOBS = 8
 MAX_READBACKS = 2
@@ -44,26 +55,45 @@ MAX_READBACKS = 2
 READBACK_RESERVE_S = 25.0
 
 
-def start_interview(*, caller_name: str | None, org_name: str, now_year: int,
-                    max_turns: int = 30, max_seconds: float = 300,
-                    gap_threshold_months: int = DEFAULT_GAP_THRESHOLD_MONTHS,
-                    gap_piece_years: int = DEFAULT_PIECE_YEARS) -> tuple[InterviewState, Reply]:
+def start_interview(
+    *,
+    caller_name: str | None,
+    org_name: str,
+    now_year: int,
+    max_turns: int = 30,
+    max_seconds: float = 300,
+    gap_threshold_months: int = DEFAULT_GAP_THRESHOLD_MONTHS,
+    gap_piece_years: int = DEFAULT_PIECE_YEARS,
+) -> tuple[InterviewState, Reply]:
     """A new interview and its opening: who is calling, that it is an automated AI assistant,
     that the call may be recorded, and the request for consent."""
-    state = InterviewState(org_name=org_name, caller_name=caller_name, now_year=now_year,
-                           max_turns=max_turns, max_seconds=max_seconds,
-                           gap_threshold_months=gap_threshold_months,
-                           gap_piece_years=gap_piece_years)
+    state = InterviewState(
+        org_name=org_name,
+        caller_name=caller_name,
+        now_year=now_year,
+        max_turns=max_turns,
+        max_seconds=max_seconds,
+        gap_threshold_months=gap_threshold_months,
+        gap_piece_years=gap_piece_years,
+    )
     hello = f"Hello {caller_name}." if caller_name else "Hello."
-    say = (f"{hello} This is an automated AI assistant calling on behalf of {org_name}. "
-           "This call may be recorded. I'd like to ask you a few questions about your work "
-           "history; it takes about three minutes. Is that okay with you?")
+    say = (
+        f"{hello} This is an automated AI assistant calling on behalf of {org_name}. "
+        "This call may be recorded. I'd like to ask you a few questions about your work "
+        "history; it takes about three minutes. Is that okay with you?"
+    )
     return state, _say(state, say, hangup=False)
 
 
-def continue_interview(state: InterviewState, speech: str | None, confidence: float | None, *,
-                       elapsed_s: float | None = None, understood: str | None = None,
-                       understood_by: str | None = None) -> Reply:
+def continue_interview(
+    state: InterviewState,
+    speech: str | None,
+    confidence: float | None,
+    *,
+    elapsed_s: float | None = None,
+    understood: str | None = None,
+    understood_by: str | None = None,
+) -> Reply:
     """Take the caller's answer (None or "" for silence) and return what to say next.
 
     Mutates `state`. Always ends with `hangup=True` eventually: stop request, opt-out,
@@ -85,9 +115,12 @@ def continue_interview(state: InterviewState, speech: str | None, confidence: fl
         turn.slots["silence"] = True
         state.silences += 1
         if state.silences >= 2:
-            return _end(state, Outcome.STOPPED if state.consent_given else Outcome.DECLINED,
-                        "I'm sorry, I can't hear you, so I'll end the call here. "
-                        "Thank you for your time. Goodbye.")
+            return _end(
+                state,
+                Outcome.STOPPED if state.consent_given else Outcome.DECLINED,
+                "I'm sorry, I can't hear you, so I'll end the call here. "
+                "Thank you for your time. Goodbye.",
+            )
         return _budgeted(state, "Sorry, I didn't hear anything. ", variant=1)
     state.silences = 0
 
@@ -99,14 +132,20 @@ def continue_interview(state: InterviewState, speech: str | None, confidence: fl
         turn.slots["understood_by"] = understood_by
     if ex.is_opt_out(usable):
         state.record_signals(heard_at, signals)
-        return _end(state, Outcome.OPTED_OUT,
-                    "Understood. We won't call you again, and your number will be removed "
-                    "from our list. Sorry for the trouble. Goodbye.")
+        return _end(
+            state,
+            Outcome.OPTED_OUT,
+            "Understood. We won't call you again, and your number will be removed "
+            "from our list. Sorry for the trouble. Goodbye.",
+        )
     if ex.is_stop(usable) and not (state.asking == "consent" and ex.parse_yes_no(usable)):
         state.record_signals(heard_at, signals)
         if state.consent_given:
-            return _end(state, Outcome.STOPPED,
-                        "No problem, we'll stop here. Thank you for your time. Goodbye.")
+            return _end(
+                state,
+                Outcome.STOPPED,
+                "No problem, we'll stop here. Thank you for your time. Goodbye.",
+            )
         return _end(state, Outcome.DECLINED, "No problem. Thank you for your time. Goodbye.")
 
     handler = HANDLERS[state.asking]
@@ -135,14 +174,14 @@ def on_hangup(state: InterviewState) -> None:
     if state.consent_given:
         before = sorted({s.name for s in state.signals} & WALKOUT_AFTER)
         evidence = f"caller hung up after {', '.join(before)}" if before else "caller hung up"
-        state.signals.append(Signal(name="early_hangup", evidence=evidence,
-                                    turn=len(state.turns)))
+        state.signals.append(Signal(name="early_hangup", evidence=evidence, turn=len(state.turns)))
         state.outcome = Outcome.STOPPED
     else:
         state.outcome = Outcome.DECLINED
 
 
 # --- replies ----------------------------------------------------------------------------------
+
 
 def _say(state: InterviewState, text: str, *, hangup: bool) -> Reply:
     state.turns.append(Turn(speaker="agent", text=text, slots={"asking": state.asking}))
@@ -182,10 +221,16 @@ def _budgeted(state: InterviewState, prefix: str, *, variant: int) -> Reply:
         if state.asking in ("readback", "correction"):
             state.outcome = Outcome.STOPPED if state.rushed else Outcome.COMPLETED
             return _closing(state)
-        return _end(state, Outcome.STOPPED,
-                    "We're out of time, so I'll stop here. Thank you for your help. Goodbye.")
-    if (turns_left <= 1 or time_left <= READBACK_RESERVE_S) and state.asking not in (
-            "readback", "correction", "consent") and (state.name or state.jobs):
+        return _end(
+            state,
+            Outcome.STOPPED,
+            "We're out of time, so I'll stop here. Thank you for your help. Goodbye.",
+        )
+    if (
+        (turns_left <= 1 or time_left <= READBACK_RESERVE_S)
+        and state.asking not in ("readback", "correction", "consent")
+        and (state.name or state.jobs)
+    ):
         state.rushed = True
         state.draft = None
         state.done.extend(["name", "current", "history", "gaps", "skills"])
@@ -195,13 +240,21 @@ def _budgeted(state: InterviewState, prefix: str, *, variant: int) -> Reply:
 
 # --- what to ask next -------------------------------------------------------------------------
 
+
 def _missing(job: Job) -> str | None:
-    fields = [("job", job.title is None and job.company is None), ("title", job.title is None),
-              ("company", job.company is None), ("start", job.start_year is None),
-              ("end", not job.current and job.end_year is None)]
+    fields = [
+        ("job", job.title is None and job.company is None),
+        ("title", job.title is None),
+        ("company", job.company is None),
+        ("start", job.start_year is None),
+        ("end", not job.current and job.end_year is None),
+    ]
     for name, missing in fields:
-        if missing and name not in job.skipped and not (
-                name == "job" and {"title", "company"} & set(job.skipped)):
+        if (
+            missing
+            and name not in job.skipped
+            and not (name == "job" and {"title", "company"} & set(job.skipped))
+        ):
             return name
     return None
 
@@ -229,8 +282,11 @@ def _next_question(state: InterviewState) -> None:
         state.asking = "gap"
     elif "skills" not in state.done:
         state.asking = "skills"
-    elif "readback" not in state.done and state.readbacks < MAX_READBACKS and (
-            state.name or state.jobs):
+    elif (
+        "readback" not in state.done
+        and state.readbacks < MAX_READBACKS
+        and (state.name or state.jobs)
+    ):
         state.asking = "readback"
     else:
         state.asking = "done"

@@ -12,8 +12,14 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 
-__all__ = ["DEFAULT_GAP_THRESHOLD_MONTHS", "Gap", "Period", "find_gaps", "merge_periods",
-           "split_gap"]
+__all__ = [
+    "DEFAULT_GAP_THRESHOLD_MONTHS",
+    "Gap",
+    "Period",
+    "find_gaps",
+    "merge_periods",
+    "split_gap",
+]
 
 DEFAULT_GAP_THRESHOLD_MONTHS = 12
 DEFAULT_PIECE_YEARS = 10
@@ -46,8 +52,11 @@ class Gap:
 
 def merge_periods(periods: list[Period], *, now_year: int) -> list[Period]:
     """Sort and merge overlapping and touching periods; an ongoing period absorbs the rest."""
-    spans = sorted((p.start, p.end_or(now_year), p.end is None) for p in periods
-                   if p.start <= p.end_or(now_year))
+    spans = sorted(
+        (p.start, p.end_or(now_year), p.end is None)
+        for p in periods
+        if p.start <= p.end_or(now_year)
+    )
     merged: list[list[int | bool]] = []
     for start, end, ongoing in spans:
         if merged and start <= int(merged[-1][1]):
@@ -58,8 +67,9 @@ def merge_periods(periods: list[Period], *, now_year: int) -> list[Period]:
     return [Period(int(s), None if o else int(e)) for s, e, o in merged]
 
 
-def find_gaps(periods: list[Period], *, now_year: int,
-              threshold_months: int = DEFAULT_GAP_THRESHOLD_MONTHS) -> list[Gap]:
+def find_gaps(
+    periods: list[Period], *, now_year: int, threshold_months: int = DEFAULT_GAP_THRESHOLD_MONTHS
+) -> list[Gap]:
     """Gaps longer than `threshold_months` between merged periods and from the last to now."""
     merged = merge_periods(periods, now_year=now_year)
     gaps: list[Gap] = []

@@ -26,45 +26,72 @@ def question(state: InterviewState, variant: int) -> str:
     last = state.jobs[-1] if state.jobs else None
     gap = state.next_gap()
     options: dict[str, tuple[str, str]] = {
-        "consent": ("Is it okay if I ask you a few questions about your work history?",
-                    "May I go ahead with a few short questions about your work history? "
-                    "Please say yes or no."),
-        "name": ("To start, may I have your full name?",
-                 "Could you tell me your first and last name, please?"),
-        "job": ("What is your current job? Please tell me your job title and the company "
-                "you work for." if current else
-                "What was that job? Please tell me the job title and the company.",
-                "What do you do for work right now, and who is your employer? If you're not "
-                "working at the moment, just say so." if current else
-                "What was your position, and which company was it with?"),
-        "title": (f"What is your job title {ref}?" if current else
-                  f"What was your job title {ref}?",
-                  f"What kind of work do you do {ref}?" if current else
-                  f"What kind of work did you do {ref}?"),
-        "company": (f"Which company do you work for as a {job.title if job else 'worker'}?"
-                    if current else
-                    f"Which company did you work for as a {job.title if job else 'worker'}?",
-                    "What's the name of your employer?" if current else
-                    "What was the name of that employer?"),
-        "start": (f"What year did you start working {ref}?",
-                  "Roughly what year did you begin that job? An estimate is fine."),
-        "end": (f"And what year did you leave your job {ref}?",
-                "In what year did that job end? An estimate is fine."),
-        "more": (_more_question(state, last),
-                 "Did you work anywhere before that? If so, what was the job and the "
-                 "company? If not, just say no."),
-        "gap": (f"What were you doing between {gap.start_year} and {gap.end_year}?"
-                if gap else "", f"Between {gap.start_year} and {gap.end_year} I don't have "
-                "any job recorded. Were you working, studying, caring for family, or doing "
-                "something else?" if gap else ""),
-        "skills": ("Do you have any skills, licences or certifications you'd like to mention, "
-                   "such as a driver's licence, forklift certification or first aid?",
-                   "Any licences, certificates or special skills? You can say none."),
-        "readback": (f"Let me read back what I have. {_summary(state)} Is that correct?",
-                     "Is everything I just read correct? Please say yes, or tell me what to "
-                     "change."),
-        "correction": ("What should I correct?",
-                       "Please tell me what's wrong, for example, I started in 2012."),
+        "consent": (
+            "Is it okay if I ask you a few questions about your work history?",
+            "May I go ahead with a few short questions about your work history? "
+            "Please say yes or no.",
+        ),
+        "name": (
+            "To start, may I have your full name?",
+            "Could you tell me your first and last name, please?",
+        ),
+        "job": (
+            "What is your current job? Please tell me your job title and the company you work for."
+            if current
+            else "What was that job? Please tell me the job title and the company.",
+            "What do you do for work right now, and who is your employer? If you're not "
+            "working at the moment, just say so."
+            if current
+            else "What was your position, and which company was it with?",
+        ),
+        "title": (
+            f"What is your job title {ref}?" if current else f"What was your job title {ref}?",
+            f"What kind of work do you do {ref}?"
+            if current
+            else f"What kind of work did you do {ref}?",
+        ),
+        "company": (
+            f"Which company do you work for as a {job.title if job else 'worker'}?"
+            if current
+            else f"Which company did you work for as a {job.title if job else 'worker'}?",
+            "What's the name of your employer?"
+            if current
+            else "What was the name of that employer?",
+        ),
+        "start": (
+            f"What year did you start working {ref}?",
+            "Roughly what year did you begin that job? An estimate is fine.",
+        ),
+        "end": (
+            f"And what year did you leave your job {ref}?",
+            "In what year did that job end? An estimate is fine.",
+        ),
+        "more": (
+            _more_question(state, last),
+            "Did you work anywhere before that? If so, what was the job and the "
+            "company? If not, just say no.",
+        ),
+        "gap": (
+            f"What were you doing between {gap.start_year} and {gap.end_year}?" if gap else "",
+            f"Between {gap.start_year} and {gap.end_year} I don't have "
+            "any job recorded. Were you working, studying, caring for family, or doing "
+            "something else?"
+            if gap
+            else "",
+        ),
+        "skills": (
+            "Do you have any skills, licences or certifications you'd like to mention, "
+            "such as a driver's licence, forklift certification or first aid?",
+            "Any licences, certificates or special skills? You can say none.",
+        ),
+        "readback": (
+            f"Let me read back what I have. {_summary(state)} Is that correct?",
+            "Is everything I just read correct? Please say yes, or tell me what to change.",
+        ),
+        "correction": (
+            "What should I correct?",
+            "Please tell me what's wrong, for example, I started in 2012.",
+        ),
     }
     return options.get(state.asking, ("", ""))[variant]
 
@@ -72,8 +99,10 @@ def question(state: InterviewState, variant: int) -> str:
 def _more_question(state: InterviewState, last: Job | None) -> str:
     if last is None:
         return "What was your most recent job? Please tell me the job title and the company."
-    return (f"Before your job {_job_ref(last)}, did you have another job? If so, "
-            "what was the job title and the company? If not, just say no.")
+    return (
+        f"Before your job {_job_ref(last)}, did you have another job? If so, "
+        "what was the job title and the company? If not, just say no."
+    )
 
 
 def _years_text(job: Job) -> str:

@@ -41,8 +41,17 @@ from collections.abc import Iterable
 
 from voicedial.interview.extract import normalize, words_to_digits
 
-__all__ = ["SIGNAL_WEIGHTS", "WALKOUT_AFTER", "WALKOUT_WEIGHT", "adversarial_score",
-           "confidence_score", "is_evasive", "job_signals", "strip_injection", "text_signals"]
+__all__ = [
+    "SIGNAL_WEIGHTS",
+    "WALKOUT_AFTER",
+    "WALKOUT_WEIGHT",
+    "adversarial_score",
+    "confidence_score",
+    "is_evasive",
+    "job_signals",
+    "strip_injection",
+    "text_signals",
+]
 
 SIGNAL_WEIGHTS: dict[str, float] = {
     "prompt_injection": 6.0,
@@ -85,7 +94,9 @@ _INJECTION = re.compile(
     r"update)\b (?:my|the|this|your) .{0,25}\bscore\b.{0,10}\b(?:to|at|as)\b|"
     r"\b(?:this|the) (?:candidate|caller|applicant|profile) (?:is|has been|was) (?:already )?"
     r"(?:verified|approved|pre-?approved|cleared|trusted|vetted|hired|whitelisted|"
-    r"confirmed)\b", re.I)
+    r"confirmed)\b",
+    re.I,
+)
 _HOSTILITY = re.compile(
     r"\b\w*(?:fuck|shit)\w*|\b(?:bitch\w*|asshole\w*|bastard\w*|dickhead|you dick|cunt|"
     r"damn(?:ed|it)?|goddamn\w*|crap|piss(?: off)?|screw (?:you|off|this|that|yourself)|"
@@ -94,9 +105,13 @@ _HOSTILITY = re.compile(
     r"stupid|moron\w*|imbecile\w*|dumb(?:ass)?|jackass|(?:you|what a|such a) jerk|loser|"
     r"scam(?:s|mer|mers|ming)?|get lost|drop dead|"
     r"i'?ll kill|kill you|hate you|sue you|bloody|up yours|bite me|kiss my ass|"
-    r"waste of (?:my )?time|freaking robot|stupid robot)\b|\b\w\*{2,}\w*", re.I)
-_FANTASY = (r"(?:dragon|unicorn|mermaid|merman|fairy|fairies|elf|elves|goblin|troll|vampire|"
-            r"werewolf|zombie|alien|ghost|leprechaun|dinosaur)s?")
+    r"waste of (?:my )?time|freaking robot|stupid robot)\b|\b\w\*{2,}\w*",
+    re.I,
+)
+_FANTASY = (
+    r"(?:dragon|unicorn|mermaid|merman|fairy|fairies|elf|elves|goblin|troll|vampire|"
+    r"werewolf|zombie|alien|ghost|leprechaun|dinosaur)s?"
+)
 _ABSURD = re.compile(
     r"\b(?:astronaut|president of (?:the )?(?:united states|usa|america|the world|earth|mars)|"
     r"(?:ceo|owner|founder|president|king|queen) of (?:google|apple|amazon|microsoft|tesla|"
@@ -111,8 +126,10 @@ _ABSURD = re.compile(
     r"(?:king|queen|emperor|empress|pharaoh|tsar|czar|sultan|prince|princess|pope|duke|"
     r"duchess) [a-z]+ the (?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|"
     r"tenth|eleventh|twelfth|\d+(?:st|nd|rd|th))|"
-    + _FANTASY + r" (?:wrangler|trainer|tamer|slayer|hunter|rider|keeper|whisperer|herder|"
-    r"catcher|breeder|farmer|handler)s?|(?:tam|rid|train|wrangl|slay|hunt|herd)\w* " + _FANTASY
+    + _FANTASY
+    + r" (?:wrangler|trainer|tamer|slayer|hunter|rider|keeper|whisperer|herder|"
+    r"catcher|breeder|farmer|handler)s?|(?:tam|rid|train|wrangl|slay|hunt|herd)\w* "
+    + _FANTASY
     + r"|batman|spider[- ]?man|superman|wonder woman|captain america|mickey mouse|"
     r"minnie mouse|donald duck|daffy duck|bugs bunny|scooby[- ]doo|sponge ?bob|homer simpson|"
     r"harry potter|darth vader|luke skywalker|sherlock holmes|james bond|007|santa claus|"
@@ -122,35 +139,48 @@ _ABSURD = re.compile(
     r"telepath\w*|telekines\w*|teleport\w*|immortal|super ?powers?|magic(?:al)? powers?|"
     r"(?:galactic|intergalactic|interstellar) (?:council|empire|federation|senate|fleet|"
     r"police|government)|intergalactic|billionaire|god of|(?<!over )the moon|on mars|"
-    r"professional (?:napper|sleeper)|pirate captain)\b", re.I)
+    r"professional (?:napper|sleeper)|pirate captain)\b",
+    re.I,
+)
 _REFUSAL = re.compile(
     r"\b(?:none of your (?:damn |god ?damn |fucking )?business|not your business|i won'?t "
     r"(?:tell|say|answer|give)|not (?:gonna|going to) (?:tell|say|answer|give)|i refuse|"
     r"no comment|not telling|not (?:giving|sharing) (?:you|that)|mind your own|"
     r"i'?m not (?:answering|saying|telling|giving)|i don'?t have to (?:tell|answer|say)|"
     r"why (?:should|would) i (?:tell|say|answer|give)|no way (?:i'?m|am i) (?:telling|"
-    r"answering|saying|giving))\b", re.I)
+    r"answering|saying|giving))\b",
+    re.I,
+)
 # Whole answers that say nothing; judged clause by clause, without the small talk around them.
 _EVASIVE_CLAUSE = re.compile(
     r"^(?:whatever|stuff|things|this and that|nothing much|who knows|who cares|doesn'?t matter|"
     r"does it matter|you tell me|what do you think|here and there|around|somewhere|"
     r"sometime|at some point|a while|a while ago|various (?:things|stuff)|"
     r"maybe|depends|it depends|it'?s complicated|it'?s a long story|long story|"
-    r"that'?s private|that'?s personal|pass|i'?ll pass)$", re.I)
+    r"that'?s private|that'?s personal|pass|i'?ll pass)$",
+    re.I,
+)
 _EVASIVE_TALK = re.compile(
     r"^(?:oh|well|so|eh|ah|hmm|um|uh|you know|really|i guess|i suppose|honestly|let'?s say|"
-    r"i mean|like)$", re.I)
+    r"i mean|like)$",
+    re.I,
+)
 _EVASIVE = re.compile(
     r"\bwhy (?:the (?:hell|heck|fuck) |on earth )?(?:do|would) you (?:want|need) to know\b|"
     r"\bwhy does it matter\b|\bwhat'?s it to (?:you|ya)\b|\bwhy are you asking\b|"
     r"\bwho wants to know\b|\b(?:i'?d )?rather not (?:say|answer|tell|get into|talk about|"
     r"go into)\b|\b(?:don'?t|do not) (?:really )?(?:want|care) to (?:say|answer|tell|get into|"
     r"go into|talk about|discuss)\b|\bprefer not to (?:say|answer|tell|discuss)\b|"
-    r"\bpass on (?:that|this)\b|\bskip (?:that|this)(?: one| question)?$", re.I)
+    r"\bpass on (?:that|this)\b|\bskip (?:that|this)(?: one| question)?$",
+    re.I,
+)
 # A number said as a year: after "since", "from", "started in" ..., or in a range ("1700 to
 # 1990"). A bare "1500" may be money, and a bare year answer is checked on the timeline.
-_YEAR_SAID = re.compile(r"\b(?:since|until|till|from|between|(?:started|began|joined|left|quit|"
-                        r"back) in|in the year) (\d{4})\b", re.I)
+_YEAR_SAID = re.compile(
+    r"\b(?:since|until|till|from|between|(?:started|began|joined|left|quit|"
+    r"back) in|in the year) (\d{4})\b",
+    re.I,
+)
 _YEAR_RANGE = re.compile(r"\b(\d{4}) ?(?:-|to|until|till|through|and) ?(\d{4})\b", re.I)
 # Only the caller's age now: "I was 10 when I started" is a plausible story.
 _AGE = re.compile(r"\b(?:i'?m|i am|i turned) (\d{1,4}) (?:years? old|years of age)\b", re.I)
@@ -164,24 +194,37 @@ def text_signals(text: str, *, now_year: int) -> list[tuple[str, str]]:
     """
     clean = normalize(text)
     found: list[tuple[str, str]] = []
-    for name, pattern in (("prompt_injection", _INJECTION), ("hostility", _HOSTILITY),
-                          ("absurd_claim", _ABSURD), ("refusal", _REFUSAL)):
+    for name, pattern in (
+        ("prompt_injection", _INJECTION),
+        ("hostility", _HOSTILITY),
+        ("absurd_claim", _ABSURD),
+        ("refusal", _REFUSAL),
+    ):
         if match := pattern.search(clean):
             found.append((name, match[0]))
     digits = words_to_digits(clean)
-    years = sorted((m.start(i), m[i]) for pattern in (_YEAR_SAID, _YEAR_RANGE)
-                   for m in pattern.finditer(digits) for i in range(1, pattern.groups + 1))
-    if wrong := next((y for _, y in years
-                      if not EARLIEST_PLAUSIBLE_YEAR <= int(y) <= now_year), None):
+    years = sorted(
+        (m.start(i), m[i])
+        for pattern in (_YEAR_SAID, _YEAR_RANGE)
+        for m in pattern.finditer(digits)
+        for i in range(1, pattern.groups + 1)
+    )
+    if wrong := next(
+        (y for _, y in years if not EARLIEST_PLAUSIBLE_YEAR <= int(y) <= now_year), None
+    ):
         found.append(("impossible_year", wrong))
-    if age := next((m for m in _AGE.finditer(digits) if int(m[1]) not in _PLAUSIBLE_AGES),
-                   None):
+    if age := next((m for m in _AGE.finditer(digits) if int(m[1]) not in _PLAUSIBLE_AGES), None):
         found.append(("impossible_age", age[0]))
     return found
 
 
-def job_signals(start: int | None, end: int | None, others: Iterable[tuple[int | None, int | None]],
-                *, now_year: int) -> list[tuple[str, str]]:
+def job_signals(
+    start: int | None,
+    end: int | None,
+    others: Iterable[tuple[int | None, int | None]],
+    *,
+    now_year: int,
+) -> list[tuple[str, str]]:
     """Timeline signals for one job against itself and the jobs already recorded."""
     found: list[tuple[str, str]] = []
     for year in (start, end):
@@ -198,10 +241,12 @@ def job_signals(start: int | None, end: int | None, others: Iterable[tuple[int |
         if other_start is None:
             continue
         overlap = min(mine_end, now_year if other_end is None else other_end) - max(
-            start, other_start)
+            start, other_start
+        )
         if overlap >= 2:
-            found.append(("contradiction",
-                          f"overlaps another job {other_start}-{other_end or 'now'}"))
+            found.append(
+                ("contradiction", f"overlaps another job {other_start}-{other_end or 'now'}")
+            )
             break
     return found
 
@@ -219,8 +264,13 @@ def adversarial_score(signals: Iterable[str]) -> float:
     return round(min(total, 10.0), 1)
 
 
-def confidence_score(*, confirmed: bool | None, speech_confidences: list[float],
-                     completeness: float, adversarial: float) -> float:
+def confidence_score(
+    *,
+    confirmed: bool | None,
+    speech_confidences: list[float],
+    completeness: float,
+    adversarial: float,
+) -> float:
     """0-1: how far the profile can be trusted.
 
     0.35 x confirmation (read-back confirmed 1.0, read-back disputed or unanswered 0.4, never
@@ -256,8 +306,9 @@ def strip_injection(text: str) -> str:
         if match := _INJECTION.search(sentence):
             head = sentence[: match.start()]
             # "...and ignore your instructions": the head may end with a dangling connective.
-            head = re.sub(r"[\s,]*(?:and|but|so|also|now|please|okay|ok)?[\s,]*$", "", head,
-                          flags=re.I)
+            head = re.sub(
+                r"[\s,]*(?:and|but|so|also|now|please|okay|ok)?[\s,]*$", "", head, flags=re.I
+            )
             if head.strip():
                 kept.append(head.strip())
         else:

@@ -17,8 +17,16 @@ from voicedial.interview.gaps import (
     split_gap,
 )
 
-__all__ = ["GapRecord", "InterviewState", "Job", "Outcome", "Reply", "Signal", "Turn",
-           "sorted_jobs"]
+__all__ = [
+    "GapRecord",
+    "InterviewState",
+    "Job",
+    "Outcome",
+    "Reply",
+    "Signal",
+    "Turn",
+    "sorted_jobs",
+]
 
 MAX_GAP_PROBES = 6
 
@@ -118,8 +126,11 @@ class InterviewState(BaseModel):
                 continue
             end = job.end_year
             if not job.current and end is None:
-                later = [j.start_year for j in self.jobs
-                         if j.start_year is not None and j.start_year > job.start_year]
+                later = [
+                    j.start_year
+                    for j in self.jobs
+                    if j.start_year is not None and j.start_year > job.start_year
+                ]
                 end = min(later) if later else job.start_year
             periods.append(Period(job.start_year, None if job.current else end))
         return periods
@@ -128,12 +139,15 @@ class InterviewState(BaseModel):
         """The oldest gap piece not probed yet, or None."""
         if len(self.probed) >= MAX_GAP_PROBES:
             return None
-        gaps = find_gaps(self.periods(), now_year=self.now_year,
-                         threshold_months=self.gap_threshold_months)
+        gaps = find_gaps(
+            self.periods(), now_year=self.now_year, threshold_months=self.gap_threshold_months
+        )
         for gap in gaps:
             for piece in split_gap(gap, piece_years=self.gap_piece_years):
-                if not any(p.start_year <= piece.start_year and piece.end_year <= p.end_year
-                           for p in self.probed):
+                if not any(
+                    p.start_year <= piece.start_year and piece.end_year <= p.end_year
+                    for p in self.probed
+                ):
                     return GapRecord(start_year=piece.start_year, end_year=piece.end_year)
         return None
 
@@ -144,12 +158,15 @@ class InterviewState(BaseModel):
         for name, evidence in signals:
             self.signals.append(Signal(name=name, evidence=evidence, turn=index))
         self.turns[index].slots.setdefault("signals", []).extend(
-            {"name": n, "evidence": e} for n, e in signals)
+            {"name": n, "evidence": e} for n, e in signals
+        )
 
 
 def sorted_jobs(state: InterviewState) -> list[Job]:
     """Jobs newest first: current ones, then by end year and start year, unknowns last."""
+
     def key(job: Job) -> tuple[int, int, int]:
         end = state.now_year + 1 if job.current else (job.end_year or job.start_year or 0)
         return (int(job.current), end, job.start_year or 0)
+
     return sorted(state.jobs, key=key, reverse=True)

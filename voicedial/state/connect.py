@@ -30,8 +30,13 @@ async def open_redis(settings: Settings) -> AsyncIterator[aioredis.Redis]:
     # A blocking pool: under a burst of callbacks, requests wait for a connection instead of
     # failing with MaxConnectionsError (redis-py's default pool raises).
     pool = aioredis.BlockingConnectionPool.from_url(
-        url, socket_timeout=30, socket_connect_timeout=5, health_check_interval=30,
-        max_connections=256, timeout=20)
+        url,
+        socket_timeout=30,
+        socket_connect_timeout=5,
+        health_check_interval=30,
+        max_connections=256,
+        timeout=20,
+    )
     client = aioredis.Redis.from_pool(pool)  # the client owns (and closes) the pool
     try:
         await client.ping()
@@ -43,5 +48,3 @@ async def open_redis(settings: Settings) -> AsyncIterator[aioredis.Redis]:
         yield client
     finally:
         await client.aclose()
-
-

@@ -59,8 +59,9 @@ def _alive(sock: Path) -> bool:
     if not sock.exists():
         return False
     # No retries: this is a probe, and a dead socket should answer "no" at once.
-    client = redis.Redis(unix_socket_path=str(sock), socket_timeout=1.0,
-                         retry=Retry(NoBackoff(), 0))
+    client = redis.Redis(
+        unix_socket_path=str(sock), socket_timeout=1.0, retry=Retry(NoBackoff(), 0)
+    )
     try:
         return bool(client.ping())
     except (redis.ConnectionError, redis.TimeoutError, OSError):
@@ -89,23 +90,35 @@ def ensure_embedded(home: Path) -> str:
             raise RedisUnavailable(f"VOICEDIAL_HOME path too long for a unix socket: {base}")
         args = [
             redis_server_binary(),
-            "--port", "0",
-            "--unixsocket", str(sock),
-            "--unixsocketperm", "700",
-            "--dir", str(base),
-            "--appendonly", "yes",
-            "--appendfsync", "everysec",
-            "--save", "",
+            "--port",
+            "0",
+            "--unixsocket",
+            str(sock),
+            "--unixsocketperm",
+            "700",
+            "--dir",
+            str(base),
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "everysec",
+            "--save",
+            "",
             # A contact's static fields are one ~150-byte hash field (records.py); at Redis's
             # default limit (64 bytes) such a hash takes the dict encoding: 45 % more memory.
-            "--hash-max-ziplist-value", "256",
+            "--hash-max-ziplist-value",
+            "256",
             # Rewriting the append-only file forks and re-writes every key; at the default
             # 64 MB a million-row import triggered two rewrites mid-import (1-3.5 s of its
             # wall on two cores). Rewrite from 512 MB on; loading such a file takes seconds.
-            "--auto-aof-rewrite-min-size", "512mb",
-            "--daemonize", "yes",
-            "--pidfile", str(pid),
-            "--logfile", str(base / "redis.log"),
+            "--auto-aof-rewrite-min-size",
+            "512mb",
+            "--daemonize",
+            "yes",
+            "--pidfile",
+            str(pid),
+            "--logfile",
+            str(base / "redis.log"),
         ]
         result = subprocess.run(args, capture_output=True, text=True, check=False)
         if result.returncode != 0:

@@ -42,9 +42,16 @@ def pack(contacts: ContactColumns, *, lead: pa.Array | None = None) -> pa.Array:
     import pyarrow.compute as pc
 
     parts: list[object] = [] if lead is None else [lead]
-    parts += [_VERSION, contacts.e164, contacts.phone_hash, contacts.timezones,
-              pc.cast(contacts.row, pa.string()), contacts.external_id, contacts.name,
-              contacts.webhook_url]
+    parts += [
+        _VERSION,
+        contacts.e164,
+        contacts.phone_hash,
+        contacts.timezones,
+        pc.cast(contacts.row, pa.string()),
+        contacts.external_id,
+        contacts.name,
+        contacts.webhook_url,
+    ]
     for key, values in contacts.context:
         parts += (key, values)
     return pc.binary_join_element_wise(*parts, _SEP)
@@ -56,11 +63,14 @@ def unpack_packed(value: str) -> dict[str, str]:
     if parts[0] != _VERSION:
         raise ValueError(f"unknown contact record version {parts[0][:8]!r}")
     fields = dict(zip(_ALWAYS, parts[1:], strict=False))
-    for name, item in zip(_OPTIONAL, parts[1 + len(_ALWAYS):_CONTEXT_AT], strict=False):
+    for name, item in zip(_OPTIONAL, parts[1 + len(_ALWAYS) : _CONTEXT_AT], strict=False):
         if item:
             fields[name] = item
-    context = {key: item for key, item in zip(parts[_CONTEXT_AT::2],
-                                              parts[_CONTEXT_AT + 1::2], strict=True) if item}
+    context = {
+        key: item
+        for key, item in zip(parts[_CONTEXT_AT::2], parts[_CONTEXT_AT + 1 :: 2], strict=True)
+        if item
+    }
     if context:
         fields["context"] = json.dumps(context, ensure_ascii=False)
     return fields

@@ -11,7 +11,6 @@ from redis.commands.core import AsyncScript
 __all__ = ["Scripts"]
 
 
-
 @cache
 def _source(name: str) -> str:
     return resources.files("voicedial.state").joinpath(f"lua/{name}.lua").read_text()

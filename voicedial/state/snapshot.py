@@ -26,10 +26,27 @@ STATUS_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "title": "voicedial campaign status",
     "type": "object",
-    "required": ["schema_version", "campaign", "exists", "control", "states", "attempts",
-                 "contacts",
-                 "remaining", "done", "calls_placed", "pace", "concurrency", "due_now",
-                 "next_due_at", "outbox", "recent", "in_progress", "queue_time_ms", "eta_s"],
+    "required": [
+        "schema_version",
+        "campaign",
+        "exists",
+        "control",
+        "states",
+        "attempts",
+        "contacts",
+        "remaining",
+        "done",
+        "calls_placed",
+        "pace",
+        "concurrency",
+        "due_now",
+        "next_due_at",
+        "outbox",
+        "recent",
+        "in_progress",
+        "queue_time_ms",
+        "eta_s",
+    ],
     "properties": {
         "schema_version": {"const": SCHEMA_VERSION},
         "campaign": {"type": "string"},
@@ -38,21 +55,45 @@ STATUS_SCHEMA: dict[str, Any] = {
         "provider": {"type": ["string", "null"]},
         "states": {"type": "object", "additionalProperties": _COUNT},
         "attempts": {"type": "object", "additionalProperties": _COUNT},
-        "contacts": _COUNT, "remaining": _COUNT, "done": {"type": "boolean"},
+        "contacts": _COUNT,
+        "remaining": _COUNT,
+        "done": {"type": "boolean"},
         "calls_placed": _COUNT,
-        "pace": {"type": "object", "required": ["target_cps", "cps_10s", "cps_60s"],
-                 "properties": {"target_cps": {"type": ["number", "null"]},
-                                "cps_10s": {"type": "number"}, "cps_60s": {"type": "number"}}},
-        "concurrency": {"type": "object", "required": ["active", "cap"],
-                        "properties": {"active": _COUNT, "cap": _MAYBE_INT}},
-        "due_now": _COUNT, "next_due_at": _MAYBE_INT,
-        "outbox": {"type": "object", "required": ["pending", "stored", "delivered", "dead"],
-                   "additionalProperties": _COUNT},
+        "pace": {
+            "type": "object",
+            "required": ["target_cps", "cps_10s", "cps_60s"],
+            "properties": {
+                "target_cps": {"type": ["number", "null"]},
+                "cps_10s": {"type": "number"},
+                "cps_60s": {"type": "number"},
+            },
+        },
+        "concurrency": {
+            "type": "object",
+            "required": ["active", "cap"],
+            "properties": {"active": _COUNT, "cap": _MAYBE_INT},
+        },
+        "due_now": _COUNT,
+        "next_due_at": _MAYBE_INT,
+        "outbox": {
+            "type": "object",
+            "required": ["pending", "stored", "delivered", "dead"],
+            "additionalProperties": _COUNT,
+        },
         "recent": {"type": "array", "items": {"type": "object"}},
-        "in_progress": {"type": "array", "items": {
-            "type": "object", "required": ["contact", "state", "elapsed_s", "turns"],
-            "properties": {"contact": {"type": "string", "maxLength": 12},
-                           "state": {"type": "string"}, "elapsed_s": _COUNT, "turns": _COUNT}}},
+        "in_progress": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["contact", "state", "elapsed_s", "turns"],
+                "properties": {
+                    "contact": {"type": "string", "maxLength": 12},
+                    "state": {"type": "string"},
+                    "elapsed_s": _COUNT,
+                    "turns": _COUNT,
+                },
+            },
+        },
         "queue_time_ms": _MAYBE_INT,
         "eta_s": _MAYBE_INT,
     },
@@ -84,8 +125,19 @@ async def snapshot(redis: Redis, name: str) -> dict[str, Any]:
     pipe.lrange(k.recent, 0, 9)
     pipe.hlen(k.dead)
     pipe.zrange(k.inflight, 0, _SHOWN_CALLS - 1)
-    meta, counts, stats, active, last10, last60, first_due, due_now, recent, dead, live = \
-        await pipe.execute()
+    (
+        meta,
+        counts,
+        stats,
+        active,
+        last10,
+        last60,
+        first_due,
+        due_now,
+        recent,
+        dead,
+        live,
+    ) = await pipe.execute()
     meta_d = _decode(meta)
     options = json.loads(meta_d.get("options", "{}"))
     tallies = _decode(counts)
@@ -117,8 +169,12 @@ async def snapshot(redis: Redis, name: str) -> dict[str, Any]:
         "concurrency": {"active": int(active), "cap": options.get("max_concurrent")},
         "due_now": int(due_now),
         "next_due_at": int(first_due[0][1]) if first_due else None,
-        "outbox": {"pending": pending, "stored": stats_d.get("profiles_stored", 0),
-                   "delivered": stats_d.get("webhooks_delivered", 0), "dead": int(dead)},
+        "outbox": {
+            "pending": pending,
+            "stored": stats_d.get("profiles_stored", 0),
+            "delivered": stats_d.get("webhooks_delivered", 0),
+            "dead": int(dead),
+        },
         "recent": [json.loads(r) for r in recent],
         "in_progress": in_progress,
         "queue_time_ms": stats_d.get("queue_time_ms"),
@@ -126,8 +182,9 @@ async def snapshot(redis: Redis, name: str) -> dict[str, Any]:
     }
 
 
-async def _in_progress(redis: Redis, k: CampaignKeys, ids: list[str],
-                       now_ms: int) -> list[dict[str, Any]]:
+async def _in_progress(
+    redis: Redis, k: CampaignKeys, ids: list[str], now_ms: int
+) -> list[dict[str, Any]]:
     """The first few calls holding a lease: hashed contact, state, elapsed time, turns."""
     if not ids:
         return []
@@ -135,8 +192,10 @@ async def _in_progress(redis: Redis, k: CampaignKeys, ids: list[str],
     pipe = redis.pipeline(transaction=False)
     for cid in ids:
         pipe.hmget(k.contact(cid), wanted)
-    contacts = [records.unpack({f: v for f, v in zip(wanted, values, strict=True) if v})
-                for values in await pipe.execute()]
+    contacts = [
+        records.unpack({f: v for f, v in zip(wanted, values, strict=True) if v})
+        for values in await pipe.execute()
+    ]
     pipe = redis.pipeline(transaction=False)
     for contact in contacts:
         pipe.hmget(k.call(contact.get("last_call_sid") or "-"), "answered_at", "turn")
@@ -144,8 +203,12 @@ async def _in_progress(redis: Redis, k: CampaignKeys, ids: list[str],
     out = []
     for contact, call in zip(contacts, calls, strict=True):
         started = int(call[0] or contact.get("claimed_at") or now_ms)
-        out.append({"contact": contact.get("phone_hash", "")[:12],
-                    "state": contact.get("state", ""),
-                    "elapsed_s": max(0, round((now_ms - started) / 1000)),
-                    "turns": max(0, int(call[1] or 1) - 1)})
+        out.append(
+            {
+                "contact": contact.get("phone_hash", "")[:12],
+                "state": contact.get("state", ""),
+                "elapsed_s": max(0, round((now_ms - started) / 1000)),
+                "turns": max(0, int(call[1] or 1) - 1),
+            }
+        )
     return out

@@ -83,9 +83,14 @@ class CampaignStore:
         await self.redis.hset(self.keys.meta, "control", value)
 
     # -- contacts ------------------------------------------------------------------------
-    async def import_contacts(self, contacts: Sequence[Contact] | ContactColumns, *,
-                              due_ms: float | None = None, chunk: int = 1000,
-                              in_flight: int = 3) -> tuple[int, int]:
+    async def import_contacts(
+        self,
+        contacts: Sequence[Contact] | ContactColumns,
+        *,
+        due_ms: float | None = None,
+        chunk: int = 1000,
+        in_flight: int = 3,
+    ) -> tuple[int, int]:
         """Add new contacts as pending, the first due at `due_ms` (default now) and the others
         `DUE_STEP_MS` apart, in list order; returns (added, already known). Contacts the
         campaign has are left as they are.
@@ -105,7 +110,8 @@ class CampaignStore:
         joined = records.pack(contacts, lead=contacts.contact_id)
         _, offsets_buffer, data = joined.buffers()
         offsets = np.frombuffer(offsets_buffer, dtype=np.int32)[
-            joined.offset:joined.offset + len(joined) + 1].astype(np.int64)
+            joined.offset : joined.offset + len(joined) + 1
+        ].astype(np.int64)
         starts = np.arange(0, len(contacts), chunk)
         bases = offsets[starts]
         ends = np.empty(2 * len(contacts), dtype=np.int64)
@@ -120,14 +126,20 @@ class CampaignStore:
         try:
             for start, base in zip(starts.tolist(), bases.tolist(), strict=True):
                 stop = min(start + chunk, len(contacts))
-                blob = data[base:int(offsets[stop])].to_pybytes()
-                args = [self.keys.contact_prefix, due + start * DUE_STEP_MS, DUE_STEP_MS, blob,
-                        _msgpack_array(items[2 * start:2 * stop])]
+                blob = data[base : int(offsets[stop])].to_pybytes()
+                args = [
+                    self.keys.contact_prefix,
+                    due + start * DUE_STEP_MS,
+                    DUE_STEP_MS,
+                    blob,
+                    _msgpack_array(items[2 * start : 2 * stop]),
+                ]
                 if len(pending) >= in_flight:
                     a, e = await pending.popleft()
                     added, existing = added + int(a), existing + int(e)
-                pending.append(asyncio.ensure_future(
-                    self.scripts.import_(keys=script_keys, args=args)))
+                pending.append(
+                    asyncio.ensure_future(self.scripts.import_(keys=script_keys, args=args))
+                )
                 await asyncio.sleep(0)  # let it start sending
             while pending:
                 a, e = await pending.popleft()
@@ -156,38 +168,67 @@ class CampaignStore:
         return out
 
     # -- dialling ------------------------------------------------------------------------
-    async def claim(self, *, limit: int, max_concurrent: int, lease_ms: int,
-                    worker: str) -> list[str]:
+    async def claim(
+        self, *, limit: int, max_concurrent: int, lease_ms: int, worker: str
+    ) -> list[str]:
         """Atomically take up to `limit` due contacts within the concurrency cap."""
         ids = await self.scripts.claim(
             keys=[self.keys.due, self.keys.inflight, self.keys.counts, self.keys.meta],
-            args=[self.keys.contact_prefix, max_concurrent, lease_ms, limit, worker])
+            args=[self.keys.contact_prefix, max_concurrent, lease_ms, limit, worker],
+        )
         return [i.decode() for i in ids]
 
-    async def release(self, contact_id: str, *, state: str, due_ms: int | None,
-                      reason: str = "", placed: bool = False) -> None:
+    async def release(
+        self,
+        contact_id: str,
+        *,
+        state: str,
+        due_ms: int | None,
+        reason: str = "",
+        placed: bool = False,
+    ) -> None:
         """Hand a claimed contact back (window closed, retryable error) or settle it."""
         await self.scripts.release(
             keys=[self.keys.due, self.keys.inflight, self.keys.counts],
-            args=[self.keys.contact_prefix, contact_id, "" if due_ms is None else due_ms,
-                  state, reason, "0" if placed else "1"])
+            args=[
+                self.keys.contact_prefix,
+                contact_id,
+                "" if due_ms is None else due_ms,
+                state,
+                reason,
+                "0" if placed else "1",
+            ],
+        )
 
-    async def record_dial(self, contact_id: str, call_sid: str, *, lease_ms: int,
-                          queue_time_ms: int | None = None) -> None:
+    async def record_dial(
+        self, contact_id: str, call_sid: str, *, lease_ms: int, queue_time_ms: int | None = None
+    ) -> None:
         """Remember a placed call (its callbacks may already have arrived; see dialled.lua)."""
         await self.record_dials([(contact_id, call_sid, queue_time_ms)], lease_ms=lease_ms)
 
-    async def record_dials(self, placed: Sequence[tuple[str, str, int | None]], *,
-                           lease_ms: int) -> None:
+    async def record_dials(
+        self, placed: Sequence[tuple[str, str, int | None]], *, lease_ms: int
+    ) -> None:
         """`record_dial` for several calls (contact id, call sid, queue time) in one round
         trip: at a thousand calls a second, one round trip each was a sixth of the dialler."""
         pipe = self.redis.pipeline(transaction=False)
         for contact_id, call_sid, queue_time_ms in placed:
             await self.scripts.dialled(
-                keys=[self.keys.call(call_sid), self.keys.contact(contact_id),
-                      self.keys.inflight, self.keys.stats, self.keys.dials],
-                args=[call_sid, contact_id, lease_ms,
-                      "" if queue_time_ms is None else queue_time_ms], client=pipe)
+                keys=[
+                    self.keys.call(call_sid),
+                    self.keys.contact(contact_id),
+                    self.keys.inflight,
+                    self.keys.stats,
+                    self.keys.dials,
+                ],
+                args=[
+                    call_sid,
+                    contact_id,
+                    lease_ms,
+                    "" if queue_time_ms is None else queue_time_ms,
+                ],
+                client=pipe,
+            )
         await pipe.execute()
 
     async def expired_leases(self) -> list[str]:
@@ -205,26 +246,56 @@ class CampaignStore:
         """Set fields on a call record (interview state, AnsweredBy ...)."""
         await self.redis.hset(self.keys.call(call_sid), mapping=fields)
 
-    async def progress(self, call_sid: str, contact_id: str, *, status: str, seq: int,
-                       lease_ms: int) -> bool:
+    async def progress(
+        self, call_sid: str, contact_id: str, *, status: str, seq: int, lease_ms: int
+    ) -> bool:
         """Apply a non-final status callback; False when it was stale or repeated."""
         done = await self.scripts.progress(
-            keys=[self.keys.call(call_sid), self.keys.contact(contact_id), self.keys.counts,
-                  self.keys.inflight],
-            args=[status, seq, lease_ms, call_sid, contact_id])
+            keys=[
+                self.keys.call(call_sid),
+                self.keys.contact(contact_id),
+                self.keys.counts,
+                self.keys.inflight,
+            ],
+            args=[status, seq, lease_ms, call_sid, contact_id],
+        )
         return bool(done)
 
-    async def finish(self, call_sid: str, contact_id: str, *, state: str, disposition: str,
-                     call_status: str, due_ms: int | None, event: dict[str, Any] | None,
-                     recent: dict[str, Any]) -> bool:
+    async def finish(
+        self,
+        call_sid: str,
+        contact_id: str,
+        *,
+        state: str,
+        disposition: str,
+        call_status: str,
+        due_ms: int | None,
+        event: dict[str, Any] | None,
+        recent: dict[str, Any],
+    ) -> bool:
         """Settle a finished call once; False if it was already settled."""
         done = await self.scripts.finish(
-            keys=[self.keys.call(call_sid), self.keys.contact(contact_id), self.keys.counts,
-                  self.keys.inflight, self.keys.due, self.keys.outbox, self.keys.recent,
-                  self.keys.stats],
-            args=[call_sid, state, "" if due_ms is None else due_ms,
-                  json.dumps(event, ensure_ascii=False) if event else "",
-                  json.dumps(recent), call_status, disposition, contact_id])
+            keys=[
+                self.keys.call(call_sid),
+                self.keys.contact(contact_id),
+                self.keys.counts,
+                self.keys.inflight,
+                self.keys.due,
+                self.keys.outbox,
+                self.keys.recent,
+                self.keys.stats,
+            ],
+            args=[
+                call_sid,
+                state,
+                "" if due_ms is None else due_ms,
+                json.dumps(event, ensure_ascii=False) if event else "",
+                json.dumps(recent),
+                call_status,
+                disposition,
+                contact_id,
+            ],
+        )
         return bool(done)
 
     # -- do-not-call ---------------------------------------------------------------------
@@ -243,8 +314,9 @@ class CampaignStore:
     async def counts(self) -> dict[str, int]:
         """Contacts per state (only states with contacts)."""
         raw = await self.redis.hgetall(self.keys.counts)
-        return {k.decode(): int(v) for k, v in raw.items()
-                if int(v) and not k.startswith(b"attempts:")}
+        return {
+            k.decode(): int(v) for k, v in raw.items() if int(v) and not k.startswith(b"attempts:")
+        }
 
     async def next_due_ms(self) -> int | None:
         """When the earliest waiting contact becomes due, or None if none waits."""

@@ -14,23 +14,41 @@ from voicedial.interview.extract.years import YearSpan, parse_years
 __all__ = ["GapAnswer", "gap_category", "parse_gap_answer"]
 
 _GAP_CATEGORIES = [
-    ("incarceration", r"prison|jail|incarcerat\w*|locked up|serving time|did time|doing time|"
-                      r"correctional|penitentiary|behind bars"),
-    ("military", r"army|navy|military|marines?|air force|national guard|coast guard|"
-                 r"deployed|enlisted|served in|in the service"),
-    ("caregiving", r"tak(?:e|ing|ook) care|car(?:ing|ed) for|looking after|look(?:ed)? after|"
-                   r"rais(?:ing|ed) (?:my|the|our) (?:kids|children|family|son|daughter)|"
-                   r"stay[- ]at[- ]home (?:mom|dad|mother|father|parent)|maternity|paternity|"
-                   r"parental leave|had (?:a baby|kids|children)|home with (?:the|my) kids|"
-                   r"caregiv\w*|my (?:mom|mother|dad|father|parents?|husband|wife) (?:was|got) "
-                   r"(?:sick|ill)"),
-    ("illness", r"\bsick|\bill\b|illness|injur\w*|in (?:the )?hospital|hospitali[sz]ed|surgery|"
-                r"recover\w*|disab\w*|cancer|medical|health (?:issues|problems|reasons)|rehab"),
-    ("school", r"school|college|universit\w*|studying|studied|student|degree|training|course|"
-               r"education|apprentic\w*|classes|diploma"),
-    ("unemployment", r"unemploy\w*|out of work|looking for (?:a )?(?:job|work)|job hunting|"
-                     r"laid off|between jobs|couldn'?t find (?:a )?(?:job|work)|not working|"
-                     r"no job|didn'?t work|wasn'?t working|job searching"),
+    (
+        "incarceration",
+        r"prison|jail|incarcerat\w*|locked up|serving time|did time|doing time|"
+        r"correctional|penitentiary|behind bars",
+    ),
+    (
+        "military",
+        r"army|navy|military|marines?|air force|national guard|coast guard|"
+        r"deployed|enlisted|served in|in the service",
+    ),
+    (
+        "caregiving",
+        r"tak(?:e|ing|ook) care|car(?:ing|ed) for|looking after|look(?:ed)? after|"
+        r"rais(?:ing|ed) (?:my|the|our) (?:kids|children|family|son|daughter)|"
+        r"stay[- ]at[- ]home (?:mom|dad|mother|father|parent)|maternity|paternity|"
+        r"parental leave|had (?:a baby|kids|children)|home with (?:the|my) kids|"
+        r"caregiv\w*|my (?:mom|mother|dad|father|parents?|husband|wife) (?:was|got) "
+        r"(?:sick|ill)",
+    ),
+    (
+        "illness",
+        r"\bsick|\bill\b|illness|injur\w*|in (?:the )?hospital|hospitali[sz]ed|surgery|"
+        r"recover\w*|disab\w*|cancer|medical|health (?:issues|problems|reasons)|rehab",
+    ),
+    (
+        "school",
+        r"school|college|universit\w*|studying|studied|student|degree|training|course|"
+        r"education|apprentic\w*|classes|diploma",
+    ),
+    (
+        "unemployment",
+        r"unemploy\w*|out of work|looking for (?:a )?(?:job|work)|job hunting|"
+        r"laid off|between jobs|couldn'?t find (?:a )?(?:job|work)|not working|"
+        r"no job|didn'?t work|wasn'?t working|job searching",
+    ),
     ("travel", r"travel\w*|abroad|backpacking"),
     ("retired", r"retired|retirement"),
     ("relocation", r"mov(?:ed|ing) (?:to|across|states|countries|house)|relocat\w*"),
@@ -58,7 +76,9 @@ class GapAnswer:
 
 _WORK_VERBS = re.compile(
     r"\b(?:work(?:ed|ing)?|job|employed|as (?:a|an)|i was (?:a|an)|did (?:some )?\w+ work|"
-    r"driv(?:ing|e)|drove|freelanc\w*|self[- ]employed|contract(?:ing|or)|gig)\b", re.I)
+    r"driv(?:ing|e)|drove|freelanc\w*|self[- ]employed|contract(?:ing|or)|gig)\b",
+    re.I,
+)
 
 
 def parse_gap_answer(text: str, *, now_year: int) -> GapAnswer:

@@ -18,16 +18,22 @@ __all__ = [
 
 _YES_IDIOMS = re.compile(
     r"\b(?:no problem|no worries|not a problem|why not|i don'?t mind|don'?t mind|of course|"
-    r"no objection)\b", re.IGNORECASE)
+    r"no objection)\b",
+    re.IGNORECASE,
+)
 _NO = re.compile(
     r"\b(?:no|nope|nah|not really|rather not|don'?t want|do not want|not interested|decline|"
     r"i don'?t consent|do not consent|no thanks|no thank you|not now|negative|wrong|incorrect|"
-    r"not right|not correct|that'?s not|isn'?t right|absolutely not|no way)\b", re.IGNORECASE)
+    r"not right|not correct|that'?s not|isn'?t right|absolutely not|no way)\b",
+    re.IGNORECASE,
+)
 _YES = re.compile(
     r"\b(?:yes|yeah|yea|yep|yup|ya|sure|ok|okay|go ahead|fine|certainly|absolutely|alright|"
     r"all right|correct|that'?s right|right|sounds good|please do|i agree|i consent|agreed|"
     r"uh[- ]?huh|mhm|definitely|yes please|go for it|that'?s fine|you may|you can|exactly|"
-    r"that'?s it|perfect|good)\b", re.IGNORECASE)
+    r"that'?s it|perfect|good)\b",
+    re.IGNORECASE,
+)
 
 
 def parse_yes_no(text: str) -> bool | None:
@@ -49,28 +55,37 @@ _OPT_OUT = re.compile(
     r"contacting) (?:me|us|this number|here)|stop calling|take (?:me|my number|this number) "
     r"off|remove (?:me|my number|this number)|do[- ]not[- ]call list|unsubscribe|"
     r"lose (?:my|this) number|put me on (?:your|the|a) (?:do not call|no call)",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 _STOP = re.compile(
     r"^(?:please )?stop\b|\bstop (?:the|this) (?:call|interview)|\bstop asking|"
     r"\bi (?:have|'ve got|got|need|must|gotta) (?:to )?go\b|\bi gotta go\b|\bi'?m done\b|"
     r"\bend (?:the|this) call\b|\bhang(?:ing)? up\b|\bthat'?s enough\b|\bno more questions\b|"
     r"\bcan'?t talk\b|\bnot a good time\b|\bcall (?:me )?(?:back )?later\b|^(?:good)?bye\b|"
-    r"\bi'?m busy\b|\bi don'?t have time\b|\bleave me alone\b", re.IGNORECASE)
+    r"\bi'?m busy\b|\bi don'?t have time\b|\bleave me alone\b",
+    re.IGNORECASE,
+)
 _DONT_KNOW = re.compile(
     r"\b(?:i )?(?:don'?t|do not) (?:really )?(?:know|remember|recall)\b|\bnot sure\b|"
     r"\bno idea\b|\bcan'?t (?:remember|recall)\b|\bi forg[eo]t\b|\bdunno\b|\bno clue\b|"
-    r"\bunsure\b|\bhard to say\b", re.IGNORECASE)
+    r"\bunsure\b|\bhard to say\b",
+    re.IGNORECASE,
+)
 _NO_MORE = re.compile(
     r"^(?:no|nope|nah|none|nothing|no,? that'?s it|no,? none|not really)$|\bthat'?s (?:it|all)\b|"
     r"\bno (?:other|more|earlier|previous|prior) (?:jobs?|work|employers?)\b|\bno more\b|"
     r"\bnothing (?:else|before)\b|\b(?:that|this|it) (?:was|is) my (?:first|only) job\b|"
     r"\bfirst job\b|\bonly job\b|\bnone\b|\bno,? (?:that was|there was) (?:it|nothing)\b|"
     r"\bnever (?:had|worked) (?:another|any other|before)\b|\bthere (?:were|was) none\b|"
-    r"\bno(?:,)? i didn'?t\b|\bthat was it\b|\bthat'?s everything\b", re.IGNORECASE)
+    r"\bno(?:,)? i didn'?t\b|\bthat was it\b|\bthat'?s everything\b",
+    re.IGNORECASE,
+)
 _NOT_WORKING = re.compile(
     r"\b(?:unemployed|not working|don'?t (?:have|got) a job|no job|out of work|between jobs|"
     r"looking for (?:a )?(?:job|work)|retired|laid off|not employed|jobless|"
-    r"stay[- ]at[- ]home)\b", re.IGNORECASE)
+    r"stay[- ]at[- ]home)\b",
+    re.IGNORECASE,
+)
 
 
 def is_opt_out(text: str) -> bool:

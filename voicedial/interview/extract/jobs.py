@@ -42,28 +42,64 @@ _TITLE_WORDS = re.compile(
     r"bookkeeper|surveyor|drafter|architect|scientist|researcher|professor|instructor|tutor|"
     r"coach|trainer|pastor|minister|writer|editor|reporter|photographer|artist|musician|"
     r"electrical|maintenance|warehouse|construction|delivery|security|customer service)\b",
-    re.I)
+    re.I,
+)
 _COMPANY_WORDS = re.compile(
     r"\b(?:inc|corp|corporation|co|company|llc|ltd|limited|group|hospital|clinic|store|"
     r"stores|bank|services|solutions|industries|university|college|school|county|city|"
     r"department|district|center|centre|foods|logistics|motors|systems|partners|associates|"
-    r"international|market|restaurant|hotel|farms?|factory|plant|mart)\b|'s\b|&", re.I)
-_AGENT = {"drive": "driver", "teach": "teacher", "manage": "manager", "clean": "cleaner",
-          "cook": "cook", "build": "builder", "repair": "repairer", "fix": "mechanic",
-          "deliver": "delivery driver", "sell": "salesperson", "write": "writer",
-          "program": "programmer", "develop": "developer", "design": "designer",
-          "install": "installer", "paint": "painter", "weld": "welder", "run": "manager",
-          "nurse": "nurse", "wait": "server", "bartend": "bartender", "guard": "guard",
-          "stock": "stocker", "pack": "packer", "load": "loader", "operate": "operator",
-          "supervise": "supervisor", "fly": "pilot", "farm": "farmer", "tend": "tender"}
-_VERB_FORMS = "|".join(sorted({f"{v}s?|{v}d|{v}ed|{v}ing" if not v.endswith("e")
-                               else f"{v}s?|{v}d|{v[:-1]}ing" for v in _AGENT}, key=len,
-                              reverse=True))
+    r"international|market|restaurant|hotel|farms?|factory|plant|mart)\b|'s\b|&",
+    re.I,
+)
+_AGENT = {
+    "drive": "driver",
+    "teach": "teacher",
+    "manage": "manager",
+    "clean": "cleaner",
+    "cook": "cook",
+    "build": "builder",
+    "repair": "repairer",
+    "fix": "mechanic",
+    "deliver": "delivery driver",
+    "sell": "salesperson",
+    "write": "writer",
+    "program": "programmer",
+    "develop": "developer",
+    "design": "designer",
+    "install": "installer",
+    "paint": "painter",
+    "weld": "welder",
+    "run": "manager",
+    "nurse": "nurse",
+    "wait": "server",
+    "bartend": "bartender",
+    "guard": "guard",
+    "stock": "stocker",
+    "pack": "packer",
+    "load": "loader",
+    "operate": "operator",
+    "supervise": "supervisor",
+    "fly": "pilot",
+    "farm": "farmer",
+    "tend": "tender",
+}
+_VERB_FORMS = "|".join(
+    sorted(
+        {
+            f"{v}s?|{v}d|{v}ed|{v}ing" if not v.endswith("e") else f"{v}s?|{v}d|{v[:-1]}ing"
+            for v in _AGENT
+        },
+        key=len,
+        reverse=True,
+    )
+)
 _CUT = re.compile(
     r"\s+(?:since|from|until|till|between|starting|for (?:about |around |almost |over )?"
     r"(?:\d+|a|an|the last|a few|a couple|many|several) (?:years?|months?)|in <Y|<Y|and i|"
     r"but|where|which|doing|as (?:a|an|the)\b|for|at|with|about|around|now|currently|"
-    r"these days|right now|ever since|back in|over|there)\b.*$|\s*[,;.].*$", re.I)
+    r"these days|right now|ever since|back in|over|there)\b.*$|\s*[,;.].*$",
+    re.I,
+)
 
 
 def _clean_fragment(fragment: str) -> str | None:
@@ -106,30 +142,53 @@ def _singular(noun: str) -> str:
 
 _JOB_PATTERNS = [
     # "I work for Acme as a welder", "I've been with Acme as a welder"
-    re.compile(r"\b(?:work(?:ed|ing)?|been|was|am|i'm)\s+(?:for|at|with)\s+(?P<company>.+?)\s+"
-               rf"as\s+(?:{_ARTICLE})?(?P<title>.+)", re.I),
+    re.compile(
+        r"\b(?:work(?:ed|ing)?|been|was|am|i'm)\s+(?:for|at|with)\s+(?P<company>.+?)\s+"
+        rf"as\s+(?:{_ARTICLE})?(?P<title>.+)",
+        re.I,
+    ),
     # "I'm a nurse at St Mary's", "I work as a welder for Acme", "worked as a cook at Denny's"
-    re.compile(rf"\b(?:i'm|i am|i was|was|work(?:ed|ing)? as|been|i've been)\s+(?:{_ARTICLE})?"
-               r"(?P<title>[\w' -]+?)\s+(?:at|for|with|over at|in)\s+(?P<company>.+)", re.I),
+    re.compile(
+        rf"\b(?:i'm|i am|i was|was|work(?:ed|ing)? as|been|i've been)\s+(?:{_ARTICLE})?"
+        r"(?P<title>[\w' -]+?)\s+(?:at|for|with|over at|in)\s+(?P<company>.+)",
+        re.I,
+    ),
     # "I drive trucks for FedEx", "I drove a forklift at Costco"
-    re.compile(rf"\bi\s+(?P<verb>{_VERB_FORMS}|drove|taught|built|sold|wrote|ran|flew)\s+"
-               r"(?P<object>[\w' -]*?)\s*(?:for|at|with)\s+(?P<company>.+)", re.I),
+    re.compile(
+        rf"\bi\s+(?P<verb>{_VERB_FORMS}|drove|taught|built|sold|wrote|ran|flew)\s+"
+        r"(?P<object>[\w' -]*?)\s*(?:for|at|with)\s+(?P<company>.+)",
+        re.I,
+    ),
     # "I'm a nurse", "I work as a welder", "I was a cook"
-    re.compile(rf"\b(?:i'm|i am|i was|work(?:ed|ing)? as|been)\s+(?:{_ARTICLE})(?P<title>.+)",
-               re.I),
+    re.compile(
+        rf"\b(?:i'm|i am|i was|work(?:ed|ing)? as|been)\s+(?:{_ARTICLE})(?P<title>.+)", re.I
+    ),
     # "I work at Walmart", "I worked for the county"
-    re.compile(r"\b(?:work(?:ed|ing|s)?|employed|been|was)\s+(?:for|at|with|over at|by)\s+"
-               r"(?P<company>.+)", re.I),
+    re.compile(
+        r"\b(?:work(?:ed|ing|s)?|employed|been|was)\s+(?:for|at|with|over at|by)\s+"
+        r"(?P<company>.+)",
+        re.I,
+    ),
     # "welder at Acme", "nurse for the county"
-    re.compile(r"^(?:(?:a|an|the)\s+)?(?P<title>[\w' -]+?)\s+(?:at|for|with)\s+(?P<company>.+)",
-               re.I),
+    re.compile(
+        r"^(?:(?:a|an|the)\s+)?(?P<title>[\w' -]+?)\s+(?:at|for|with)\s+(?P<company>.+)", re.I
+    ),
 ]
 # A bare reply with these words is a question back or noise, not a title or a company.
 _NOT_AN_ANSWER = re.compile(
     r"\b(?:what|why|how|who|huh|pardon|sorry|repeat|mean|you|blah|hmm|excuse|again|hello)\b|"
-    r"\?", re.I)
-_IRREGULAR = {"drove": "drive", "taught": "teach", "built": "build", "sold": "sell",
-              "wrote": "write", "ran": "run", "flew": "fly"}
+    r"\?",
+    re.I,
+)
+_IRREGULAR = {
+    "drove": "drive",
+    "taught": "teach",
+    "built": "build",
+    "sold": "sell",
+    "wrote": "write",
+    "ran": "run",
+    "flew": "fly",
+}
 
 
 def _verb_title(verb: str, obj: str) -> str:
@@ -152,8 +211,13 @@ def parse_job(text: str, *, now_year: int, expect: str = "job") -> JobMention:
     answer ("Walmart", "a nurse") is read as that field.
     """
     text = normalize(text)
-    text = re.sub(r"^(?:yes|yeah|yep|sure|ok|okay|well|so|oh|right now|currently|now|"
-                  r"at the moment|these days)\b[,.! ]*", "", text, flags=re.I)
+    text = re.sub(
+        r"^(?:yes|yeah|yep|sure|ok|okay|well|so|oh|right now|currently|now|"
+        r"at the moment|these days)\b[,.! ]*",
+        "",
+        text,
+        flags=re.I,
+    )
     mention = JobMention(years=parse_years(text, now_year=now_year))
     marked = mark_years(text, now_year)
     for pattern in _JOB_PATTERNS:
@@ -168,29 +232,43 @@ def parse_job(text: str, *, now_year: int, expect: str = "job") -> JobMention:
         if not mention.empty:
             break
     if mention.empty:
-        parts = [p for p in (_clean_fragment(x) for x in re.split(r"\s*,\s*|\s+-\s+", marked))
-                 if p and parse_yes_no(p) is None and not is_no_more(p)]
+        parts = [
+            p
+            for p in (_clean_fragment(x) for x in re.split(r"\s*,\s*|\s+-\s+", marked))
+            if p and parse_yes_no(p) is None and not is_no_more(p)
+        ]
         if len(parts) >= 2:
             first_company = bool(_COMPANY_WORDS.search(parts[0])) and not _TITLE_WORDS.search(
-                parts[0])
+                parts[0]
+            )
             title, company = (parts[1], parts[0]) if first_company else (parts[0], parts[1])
             if re.match(r"as\s", parts[1], re.I):  # "Acme, as a welder"
                 title, company = parts[1], parts[0]
             mention.title, mention.company = _title(title), _company(company)
         elif len(parts) == 1:
-            bare = re.sub(r"^(?:it'?s|it was|that'?s|that was|at|for|with|as)\s+", "", parts[0],
-                          flags=re.I)
+            bare = re.sub(
+                r"^(?:it'?s|it was|that'?s|that was|at|for|with|as)\s+", "", parts[0], flags=re.I
+            )
             bare = _clean_fragment(bare) or ""
-            if (not bare or is_dont_know(bare) or is_no_more(bare) or _NOT_AN_ANSWER.search(bare)
-                    or parse_yes_no(bare) is not None):
+            if (
+                not bare
+                or is_dont_know(bare)
+                or is_no_more(bare)
+                or _NOT_AN_ANSWER.search(bare)
+                or parse_yes_no(bare) is not None
+            ):
                 return mention
-            as_title = expect == "title" or (expect == "job" and bool(_TITLE_WORDS.search(bare))
-                                             and not _COMPANY_WORDS.search(bare))
+            as_title = expect == "title" or (
+                expect == "job"
+                and bool(_TITLE_WORDS.search(bare))
+                and not _COMPANY_WORDS.search(bare)
+            )
             if as_title:
                 mention.title = _title(bare)
             else:
                 mention.company = _company(bare)
-    if mention.title and re.fullmatch(r"(?:working|employed|doing|unemployed|retired)",
-                                      mention.title):
+    if mention.title and re.fullmatch(
+        r"(?:working|employed|doing|unemployed|retired)", mention.title
+    ):
         mention.title = None
     return mention

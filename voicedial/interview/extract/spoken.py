@@ -6,15 +6,46 @@ import re
 
 __all__ = ["normalize", "words_to_digits"]
 
-_UNITS = {"zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
-          "seven": 7, "eight": 8, "nine": 9}
-_TEENS = {"ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
-          "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19}
-_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
-         "eighty": 80, "ninety": 90}
+_UNITS = {
+    "zero": 0,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+}
+_TEENS = {
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "thirteen": 13,
+    "fourteen": 14,
+    "fifteen": 15,
+    "sixteen": 16,
+    "seventeen": 17,
+    "eighteen": 18,
+    "nineteen": 19,
+}
+_TENS = {
+    "twenty": 20,
+    "thirty": 30,
+    "forty": 40,
+    "fifty": 50,
+    "sixty": 60,
+    "seventy": 70,
+    "eighty": 80,
+    "ninety": 90,
+}
 _NUMBER_WORDS = {**_UNITS, **_TEENS, **_TENS}
-_FILLERS = re.compile(r"\b(?:um+|uh+|uhm|erm|er|hmm+|mm+|ah+|let me (?:think|see)|let'?s see)\b"
-                      r"[,.]?\s*", re.IGNORECASE)
+_FILLERS = re.compile(
+    r"\b(?:um+|uh+|uhm|erm|er|hmm+|mm+|ah+|let me (?:think|see)|let'?s see)\b"
+    r"[,.]?\s*",
+    re.IGNORECASE,
+)
 
 
 def normalize(text: str) -> str:
@@ -36,8 +67,11 @@ def _small(words: list[str]) -> int | None:
 def _run_value(words: list[str]) -> int | None:
     """Value of a run of number words, reading year pairs ("twenty fifteen") as years."""
     first, rest = words[0], words[1:]
-    if first in ("nineteen", "eighteen", "twenty") and rest and rest[0] != "hundred" and (
-        first != "twenty" or rest[0] not in _UNITS
+    if (
+        first in ("nineteen", "eighteen", "twenty")
+        and rest
+        and rest[0] != "hundred"
+        and (first != "twenty" or rest[0] not in _UNITS)
     ):
         if rest[0] in ("oh", "o") and len(rest) == 2 and rest[1] in _UNITS:
             return _NUMBER_WORDS[first] * 100 + _UNITS[rest[1]]
@@ -67,8 +101,12 @@ def _oh_year(match: re.Match[str]) -> str:
 
 def words_to_digits(text: str) -> str:
     """Replace spoken numbers with digits: "two thousand and nine" -> "2009"."""
-    text = re.sub(r"\b(?:oh|o)[\s-]+(one|two|three|four|five|six|seven|eight|nine)\b", _oh_year,
-                  text, flags=re.I)
+    text = re.sub(
+        r"\b(?:oh|o)[\s-]+(one|two|three|four|five|six|seven|eight|nine)\b",
+        _oh_year,
+        text,
+        flags=re.I,
+    )
     tokens = re.split(r"(\s+|[,.;!?-])", text)
     out: list[str] = []
     run: list[str] = []
@@ -77,8 +115,13 @@ def words_to_digits(text: str) -> str:
     def flush(rest: str = "") -> None:
         # A lone small number is a word ("Two Men Moving", "one of them") unless it counts time.
         core = [w for w in run if w not in ("and", "oh", "o")]
-        if len(core) == 1 and _NUMBER_WORDS.get(core[0], 100) < 20 and not re.match(
-                r"\s*(?:and a half )?(?:years?|yrs|months?|weeks?|days?)\b", rest, re.I):
+        if (
+            len(core) == 1
+            and _NUMBER_WORDS.get(core[0], 100) < 20
+            and not re.match(
+                r"\s*(?:and a half )?(?:years?|yrs|months?|weeks?|days?)\b", rest, re.I
+            )
+        ):
             out.extend(run_tokens)
             run.clear()
             run_tokens.clear()
@@ -101,7 +144,9 @@ def words_to_digits(text: str) -> str:
         # "and" continues a number only after "hundred"/"thousand" ("two thousand and nine");
         # elsewhere it links two ("two thousand twelve and twenty fourteen").
         joins = run and (
-            low in ("hundred", "thousand", "oh", "o") or not token.strip() or low == "-"
+            low in ("hundred", "thousand", "oh", "o")
+            or not token.strip()
+            or low == "-"
             or (low == "and" and run[-1] in ("hundred", "thousand"))
         )
         if low in _NUMBER_WORDS or (run and low in ("hundred", "thousand")):

@@ -10,8 +10,26 @@ from voicedial.interview.extract.spoken import normalize, words_to_digits
 
 __all__ = ["YearSpan", "mark_years", "parse_years"]
 
-_YEAR_CONTEXT = {"from", "since", "in", "until", "till", "til", "to", "through", "thru", "and",
-                 "between", "around", "about", "circa", "of", "-", "year", "back"}
+_YEAR_CONTEXT = {
+    "from",
+    "since",
+    "in",
+    "until",
+    "till",
+    "til",
+    "to",
+    "through",
+    "thru",
+    "and",
+    "between",
+    "around",
+    "about",
+    "circa",
+    "of",
+    "-",
+    "year",
+    "back",
+}
 _RELATIVE = [
     (re.compile(r"\b(?:a|one) year ago\b|\blast year\b", re.I), 1),
     (re.compile(r"\bthis year\b", re.I), 0),
@@ -52,7 +70,7 @@ def mark_years(text: str, now_year: int) -> str:
     def two_digit(match: re.Match[str]) -> str:
         before = text[: match.start()].split()
         prev = before[-1].lower() if before else ""
-        after = text[match.end():].lstrip().lower()
+        after = text[match.end() :].lstrip().lower()
         if after.startswith(("year", "yr", "month", "%", "percent", "hour", "dollar")):
             return match[0]
         if prev in _YEAR_CONTEXT or match[0].startswith("0"):
@@ -65,18 +83,25 @@ def mark_years(text: str, now_year: int) -> str:
 _Y = r"<Y:(\d+)>"
 _RANGE = re.compile(
     rf"{_Y}\s*(?:to|until|till|til|through|thru|-|and|up to|up until)\s*"
-    rf"(?:{_Y}|(now|present|today|the present|current(?:ly)?|this day))", re.I)
+    rf"(?:{_Y}|(now|present|today|the present|current(?:ly)?|this day))",
+    re.I,
+)
 _START = re.compile(
     rf"\b(?:since|from|start(?:ed|ing)?|beg[au]n|beginning|join(?:ed)?|hired|got (?:there|"
-    rf"hired|the job)|been there since)\b(?:\s+\w+){{0,3}}?\s+{_Y}", re.I)
+    rf"hired|the job)|been there since)\b(?:\s+\w+){{0,3}}?\s+{_Y}",
+    re.I,
+)
 _END = re.compile(
     rf"\b(?:until|till|til|through|left|end(?:ed)?|quit|finish(?:ed)?|stopped|up to|"
-    rf"laid off|let go|fired|retired|moved on)\b(?:\s+\w+){{0,3}}?\s+{_Y}", re.I)
-_DURATION = re.compile(
-    r"\b(\d{1,2}|a|an) (?:and a half )?(?:years?|yrs)\b(?! ago)", re.I)
+    rf"laid off|let go|fired|retired|moved on)\b(?:\s+\w+){{0,3}}?\s+{_Y}",
+    re.I,
+)
+_DURATION = re.compile(r"\b(\d{1,2}|a|an) (?:and a half )?(?:years?|yrs)\b(?! ago)", re.I)
 _ONGOING = re.compile(
     r"\b(?:now|present|currently|still (?:there|work|working|do|am)|to this day|today|"
-    r"ongoing)\b", re.I)
+    r"ongoing)\b",
+    re.I,
+)
 
 
 def parse_years(text: str, *, now_year: int) -> YearSpan:
