@@ -27,6 +27,7 @@ from voicedial.interview import (
     start_interview,
 )
 from voicedial.interview.agent import SCHEMA, Extraction, restate
+from voicedial.interview.english import ENGLISH
 
 pytestmark = pytest.mark.timeout(20)
 
@@ -224,11 +225,15 @@ def test_factory_and_restatement() -> None:
     x = Extraction.model_validate(
         {**EMPTY, "title": "nurse", "company": "Mercy", "start_year": 2010, "end_year": 2014}
     )
-    assert restate(x, "job") == "I worked as a nurse at Mercy from 2010 to 2014"
-    assert restate(x, "end") == "2014"
-    assert restate(Extraction.model_validate({**EMPTY, "no_more_jobs": True}), "more") == "no"
-    assert restate(Extraction.model_validate({**EMPTY, "yes_no": False}), "consent") == "no"
-    assert restate(x, "readback") is None
+    assert restate(x, "job", ENGLISH) == "I worked as a nurse at Mercy from 2010 to 2014"
+    assert restate(x, "end", ENGLISH) == "2014"
+    assert (
+        restate(Extraction.model_validate({**EMPTY, "no_more_jobs": True}), "more", ENGLISH) == "no"
+    )
+    assert (
+        restate(Extraction.model_validate({**EMPTY, "yes_no": False}), "consent", ENGLISH) == "no"
+    )
+    assert restate(x, "readback", ENGLISH) is None
 
 
 async def test_scripted_interviewer_is_the_rules() -> None:

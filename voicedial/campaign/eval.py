@@ -31,7 +31,7 @@ from voicedial.campaign.importer import ImportSummary
 from voicedial.campaign.run import RunRequest, run_campaign
 from voicedial.emulator.personas import INJECTIONS, Persona, load_personas
 from voicedial.interview import continue_interview, start_interview
-from voicedial.interview.extract import normalize
+from voicedial.interview.english import normalize
 from voicedial.interview.gaps import Period, find_gaps
 from voicedial.options import CampaignOptions
 from voicedial.settings import SIM_ACCOUNT_SID, Settings

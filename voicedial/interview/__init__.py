@@ -10,6 +10,9 @@ callback server keeps `InterviewState.model_dump_json()` between webhooks.
 The callback server calls the async `Interviewer` interface (`make_interviewer(agent, ...)`):
 `ScriptedInterviewer` wraps the above; `OpenAIInterviewer` lets a language model understand
 answers, with the scripted extractor as its per-turn fallback.
+
+Every word said and heard belongs to the interview's `Language` (`language`), English
+(`english`) unless `start_interview(language=...)` names another registered one (`languages`).
 """
 
 from voicedial.interview.agent import (
@@ -31,6 +34,8 @@ from voicedial.interview.dialog import (
     profile_fields,
     start_interview,
 )
+from voicedial.interview.language import Language
+from voicedial.interview.languages import get_language, register_language
 from voicedial.interview.scoring import SIGNAL_WEIGHTS
 
 __all__ = [
@@ -39,6 +44,7 @@ __all__ = [
     "InterviewState",
     "Interviewer",
     "Job",
+    "Language",
     "OpenAIInterviewer",
     "Outcome",
     "Reply",
@@ -46,8 +52,10 @@ __all__ = [
     "Signal",
     "Turn",
     "continue_interview",
+    "get_language",
     "make_interviewer",
     "on_hangup",
     "profile_fields",
+    "register_language",
     "start_interview",
 ]

@@ -7,9 +7,10 @@ understanding answers (the flow stays with the dialog manager either way).
 `OpenAIInterviewer` asks the model, per turn, for the slots the current question needs, under
 a strict JSON schema (structured outputs). The caller's words go in only as quoted JSON data in
 the user message, after instruction-like sentences are cut out; the reply is validated with
-pydantic and restated in plain words for the rule-based slot filler. A timeout, an API error
-(429, 5xx ...), malformed JSON or an invalid object falls back to the scripted extractor for that
-turn, after at most one retry, so a call never dies because the model failed.
+pydantic and restated in plain words of the interview's language (`Language.restatements`) for
+the rule-based slot filler. A timeout, an API error (429, 5xx ...), malformed JSON or an
+invalid object falls back to the scripted extractor for that turn, after at most one retry, so
+a call never dies because the model failed.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from tenacity import (
 
 from voicedial.errors import ConfigError
 from voicedial.interview.dialog import InterviewState, Reply, continue_interview
+from voicedial.interview.language import Language
+from voicedial.interview.languages import get_language
 from voicedial.interview.scoring import strip_injection
 
 __all__ = [
@@ -139,7 +142,7 @@ class ScriptedInterviewer:
         """Nothing to release."""
 
 
-def _job_words(x: Extraction, asked: str) -> str | None:
+def _job_words(x: Extraction, asked: str, language: Language) -> str | None:
     if asked == "title":
         return x.title
     if asked == "company":
@@ -152,41 +155,33 @@ def _job_words(x: Extraction, asked: str) -> str | None:
         return None
     if not (x.title or x.company):
         return None
-    if x.title and x.company:
-        words = f"I worked as a {x.title} at {x.company}"
-    elif x.title:
-        words = f"I was a {x.title}"
-    else:
-        words = f"I worked at {x.company}"
-    if x.start_year and x.end_year:
-        words += f" from {x.start_year} to {x.end_year}"
-    elif x.start_year:
-        words += f" since {x.start_year}"
-    return words
+    return language.restatements.job(x.title, x.company, x.start_year, x.end_year)
 
 
-def restate(x: Extraction, asked: str) -> str | None:
-    """The extraction in plain words for the question being asked (None: nothing usable)."""
+def restate(x: Extraction, asked: str, language: Language) -> str | None:
+    """The extraction in plain words of `language` for the question being asked (None: nothing
+    usable)."""
+    words = language.restatements
     if x.dont_know and asked not in ("consent", "readback", "correction"):
-        return "I don't know"
+        return words.dont_know
     if asked == "consent":
-        return None if x.yes_no is None else ("yes" if x.yes_no else "no")
+        return None if x.yes_no is None else (words.yes if x.yes_no else words.no)
     if asked == "name":
-        return f"my name is {x.name}" if x.name else None
+        return words.name(x.name) if x.name else None
     if asked in ("job", "title", "company", "start", "end"):
-        return _job_words(x, asked)
+        return _job_words(x, asked, language)
     if asked == "more":
         if x.no_more_jobs or (x.yes_no is False and not x.company):
-            return "no"
-        return _job_words(x, "job")
+            return words.no
+        return _job_words(x, "job", language)
     if asked == "gap":
         if x.title or x.company:
-            return _job_words(x, "job")
+            return _job_words(x, "job", language)
         return x.gap_explanation
     if asked == "skills":
         if x.skills:
-            return ", ".join(x.skills)
-        return "none" if x.yes_no is False or x.no_more_jobs else None
+            return words.skills(x.skills)
+        return words.none if x.yes_no is False or x.no_more_jobs else None
     return None  # read-back and corrections stay with the rules: they edit what is stored
 
 
@@ -210,7 +205,8 @@ class OpenAIInterviewer:
         elapsed_s: float | None,
     ) -> Reply:
         """Ask the model for this turn's slots; on any failure use the scripted extractor."""
-        usable = strip_injection(speech or "").strip()
+        language = get_language(state.language)
+        usable = strip_injection(speech or "", language).strip()
         understood: str | None = None
         by = None
         if usable and state.asking not in ("readback", "correction", "done"):
@@ -219,7 +215,7 @@ class OpenAIInterviewer:
                 self.fallbacks += 1
                 by = "scripted_fallback"
             else:
-                understood = restate(extraction, state.asking)
+                understood = restate(extraction, state.asking, language)
                 by = "openai"
         return continue_interview(
             state, speech, confidence, elapsed_s=elapsed_s, understood=understood, understood_by=by

@@ -1,5 +1,5 @@
 """What each answer does to the interview: one handler per question (`HANDLERS`, keyed by
-`InterviewState.asking`) fills slots from the extractor's reading of the answer.
+`InterviewState.asking`) fills slots from the language's reading of the answer.
 
 A handler returns the acknowledgement to say before the next question, or None when the answer
 was not understood (the flow then re-asks once, then `skip`s).
@@ -11,13 +11,14 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from voicedial.interview import extract as ex
+from voicedial.interview.heard import Correction, JobMention, YearSpan
+from voicedial.interview.language import Language
 from voicedial.interview.scoring import is_evasive, job_signals
 from voicedial.interview.state import InterviewState, Job, Outcome, sorted_jobs
 
 __all__ = ["HANDLERS", "Handler", "commit_draft", "skip"]
 
-Handler = Callable[[InterviewState, str, dict[str, Any]], str | None]
+Handler = Callable[[InterviewState, Language, str, dict[str, Any]], str | None]
 
 
 def commit_draft(state: InterviewState) -> None:
@@ -47,8 +48,8 @@ def _same_employer(a: str | None, b: str | None) -> bool:
     return bool(key_a) and key_a == key_b
 
 
-def _consent(state: InterviewState, text: str, slots: dict[str, Any]) -> str | None:
-    answer = ex.parse_yes_no(text)
+def _consent(state: InterviewState, lang: Language, text: str, slots: dict[str, Any]) -> str | None:
+    answer = lang.understanding.parse_yes_no(text)
     slots["consent"] = answer
     if answer is None:
         return None
@@ -57,31 +58,28 @@ def _consent(state: InterviewState, text: str, slots: dict[str, Any]) -> str | N
         state.outcome = Outcome.DECLINED
         return ""
     state.done.append("consent")
-    if name := ex.parse_name(
-        re.sub(r"^.*?\b(?=my name is|this is|it's)", "", text, flags=re.I)
-        if re.search(r"my name is|this is|it's", text, re.I)
-        else ""
-    ):
+    if name := lang.understanding.introduced_name(text):
         state.name = name
         state.done.append("name")
         slots["name"] = name
-    return "Thank you. "
+    return lang.phrases.consent_given
 
 
-def _name(state: InterviewState, text: str, slots: dict[str, Any]) -> str | None:
-    name = ex.parse_name(text)
+def _name(state: InterviewState, lang: Language, text: str, slots: dict[str, Any]) -> str | None:
+    hear = lang.understanding
+    name = hear.parse_name(text)
     if name is None:
-        if ex.is_dont_know(text) or ex.parse_yes_no(text) is False:
+        if hear.is_dont_know(text) or hear.parse_yes_no(text) is False:
             state.done.append("name")
-            return "That's fine. "
+            return lang.phrases.name_skipped
         return None
     state.name = name
     slots["name"] = name
     state.done.append("name")
-    return f"Thank you, {name.split()[0]}. "
+    return lang.phrases.name_heard(name)
 
 
-def _apply_years(job: Job, span: ex.YearSpan, asked: str, now_year: int) -> bool:
+def _apply_years(job: Job, span: YearSpan, asked: str, now_year: int) -> bool:
     """Fill the job's years from what was heard; True if anything was filled."""
     before = (job.start_year, job.end_year)
     used = {y for y in (span.start, span.end) if y is not None}
@@ -109,30 +107,33 @@ def _apply_years(job: Job, span: ex.YearSpan, asked: str, now_year: int) -> bool
     return (job.start_year, job.end_year) != before
 
 
-def _job_field(state: InterviewState, text: str, slots: dict[str, Any]) -> str | None:
+def _job_field(
+    state: InterviewState, lang: Language, text: str, slots: dict[str, Any]
+) -> str | None:
+    hear, says = lang.understanding, lang.phrases
     asked = state.asking
     job = state.draft if state.draft is not None else Job(current=False)
     state.draft = job
-    if asked == "job" and job.current and ex.is_not_working(text):
+    if asked == "job" and job.current and hear.is_not_working(text):
         # Keep only the clauses that do not say "I'm not working" before looking for a job.
         rest = ", ".join(
-            p for p in re.split(r"\s*[,;.]\s*", text) if p and not ex.is_not_working(p)
+            p for p in re.split(r"\s*[,;.]\s*", text) if p and not hear.is_not_working(p)
         )
-        mention = ex.parse_job(rest, now_year=state.now_year)
+        mention = hear.parse_job(rest, now_year=state.now_year)
         if mention.company is None or mention.title is None:
             state.draft = None
             state.no_current_job = True
             state.done.append("current")
             slots["current_job"] = None
-            return "I see. "
-    if asked == "job" and not job.current and ex.is_no_more(text):
+            return says.not_working
+    if asked == "job" and not job.current and hear.is_no_more(text):
         state.draft = None
         state.done.append("history")
-        return "Okay. "
+        return says.no_more_jobs
     expect = asked if asked in ("title", "company") else "job"
-    mention = ex.parse_job(text, now_year=state.now_year, expect=expect)
+    mention = hear.parse_job(text, now_year=state.now_year, expect=expect)
     if asked in ("start", "end"):
-        mention = ex.JobMention(years=ex.parse_years(text, now_year=state.now_year))
+        mention = JobMention(years=hear.parse_years(text, now_year=state.now_year))
     filled = False
     if mention.title and (job.title is None or asked == "title"):
         job.title, filled = mention.title, True
@@ -141,43 +142,45 @@ def _job_field(state: InterviewState, text: str, slots: dict[str, Any]) -> str |
     filled = _apply_years(job, mention.years, asked, state.now_year) or filled
     slots.update({k: v for k, v in job.model_dump().items() if v not in (None, [], False)})
     if filled:
-        return "Thanks. " if asked in ("job", "title", "company") else "Got it. "
-    if ex.is_dont_know(text) or ex.parse_yes_no(text) is False:
-        skip(state)
-        return "That's okay. "
+        return says.job_heard if asked in ("job", "title", "company") else says.years_heard
+    if hear.is_dont_know(text) or hear.parse_yes_no(text) is False:
+        skip(state, lang)
+        return says.field_skipped
     return None
 
 
-def _more(state: InterviewState, text: str, slots: dict[str, Any]) -> str | None:
-    if ex.is_no_more(text):
+def _more(state: InterviewState, lang: Language, text: str, slots: dict[str, Any]) -> str | None:
+    hear, says = lang.understanding, lang.phrases
+    if hear.is_no_more(text):
         state.done.append("history")
         slots["no_more_jobs"] = True
-        return "Okay. "
-    mention = ex.parse_job(text, now_year=state.now_year)
-    category = ex.gap_category(text)
+        return says.no_more_jobs
+    mention = hear.parse_job(text, now_year=state.now_year)
+    category = hear.gap_category(text)
     if not mention.empty and not (category and mention.title is None):
         job = Job(title=mention.title, company=mention.company)
         _apply_years(job, mention.years, "job", state.now_year)
         state.draft = job
         slots.update({k: v for k, v in job.model_dump().items() if v not in (None, [], False)})
-        return "Thanks. "
-    answer = ex.parse_yes_no(text)
+        return says.job_heard
+    answer = hear.parse_yes_no(text)
     if answer is True:
         state.draft = Job()
         return ""
-    if answer is False or ex.is_no_more(text) or ex.is_dont_know(text) or category:
+    if answer is False or hear.is_no_more(text) or hear.is_dont_know(text) or category:
         state.done.append("history")
         slots["no_more_jobs"] = True
-        return "Okay. "
+        return says.no_more_jobs
     return None
 
 
-def _gap(state: InterviewState, text: str, slots: dict[str, Any]) -> str | None:
+def _gap(state: InterviewState, lang: Language, text: str, slots: dict[str, Any]) -> str | None:
+    hear = lang.understanding
     gap = state.next_gap()
     if gap is None:
         state.done.append("gaps")
         return ""
-    answer = ex.parse_gap_answer(text, now_year=state.now_year)
+    answer = hear.parse_gap_answer(text, now_year=state.now_year)
     if answer.job is not None:
         job = Job(title=answer.job.title, company=answer.job.company)
         _apply_years(job, answer.job.years, "job", state.now_year)
@@ -192,37 +195,42 @@ def _gap(state: InterviewState, text: str, slots: dict[str, Any]) -> str | None:
     elif answer.explanation is not None:
         gap.explanation, gap.resolved = answer.explanation, True
         slots["gap_explanation"] = answer.explanation
-    elif ex.is_dont_know(text) or ex.parse_yes_no(text) is False:
+    elif hear.is_dont_know(text) or hear.parse_yes_no(text) is False:
         gap.resolved = False
     else:
         return None
     state.probed.append(gap)
-    return "Thank you. "
+    return lang.phrases.gap_heard
 
 
-def _skills(state: InterviewState, text: str, slots: dict[str, Any]) -> str | None:
+def _skills(state: InterviewState, lang: Language, text: str, slots: dict[str, Any]) -> str | None:
+    hear = lang.understanding
     state.done.append("skills")
-    if ex.parse_yes_no(text) is False or ex.is_dont_know(text) or is_evasive(text):
-        return "Okay. "
-    skills = ex.parse_skills(text)
-    if ex.parse_yes_no(text) is True and not skills:
+    if hear.parse_yes_no(text) is False or hear.is_dont_know(text) or is_evasive(text, lang):
+        return lang.phrases.no_skills
+    skills = hear.parse_skills(text)
+    if hear.parse_yes_no(text) is True and not skills:
         state.done.remove("skills")
         return None
     state.skills = skills
     slots["skills"] = skills
-    return "Thanks. "
+    return lang.phrases.skills_heard
 
 
-def _readback(state: InterviewState, text: str, slots: dict[str, Any]) -> str | None:
-    answer = ex.parse_yes_no(text)
-    changed = _apply_correction(state, text)
+def _readback(
+    state: InterviewState, lang: Language, text: str, slots: dict[str, Any]
+) -> str | None:
+    answer = lang.understanding.parse_yes_no(text)
+    changed = _apply_correction(
+        state, lang.understanding.parse_correction(text, now_year=state.now_year)
+    )
     slots["confirmed"] = answer
     if changed:
         slots["correction"] = text
         state.readbacks += 1
         state.confirmed = False
         state.asking = "readback"
-        return "Thanks, I've updated that. "
+        return lang.phrases.corrected
     if answer is True:
         state.confirmed = True
         state.done.append("readback")
@@ -234,48 +242,34 @@ def _readback(state: InterviewState, text: str, slots: dict[str, Any]) -> str | 
     return None
 
 
-def _correction(state: InterviewState, text: str, slots: dict[str, Any]) -> str | None:
-    if _apply_correction(state, text):
+def _correction(
+    state: InterviewState, lang: Language, text: str, slots: dict[str, Any]
+) -> str | None:
+    if _apply_correction(state, lang.understanding.parse_correction(text, now_year=state.now_year)):
         slots["correction"] = text
         state.readbacks += 1
         state.asking = "readback"
-        return "Thanks, I've updated that. "
+        return lang.phrases.corrected
     return None
 
 
-def _apply_correction(state: InterviewState, text: str) -> bool:
-    """Apply "no, it was 2012", "it's Target, not Walmart" or "my name is ..."; True if applied."""
-    if re.search(r"\b(?:my name is|name's|call me)\b", text, re.I) and (
-        name := ex.parse_name(text)
-    ):
-        state.name = name
+def _apply_correction(state: InterviewState, fix: Correction) -> bool:
+    """Apply the first change that fits: a name, a swapped title or company, a year.
+    True if one was applied."""
+    if fix.name:
+        state.name = fix.name
         return True
-    swap = re.search(
-        r"\b(?:it was|it's|it is|was)\s+(?P<new>[^,]+?),?\s+not\s+(?P<old>.+)$", text, re.I
-    ) or re.search(
-        r"\bnot\s+(?P<old>[^,]+?),?\s+(?:it was|it's|it is|but|it should be)\s+(?P<new>.+)$",
-        text,
-        re.I,
-    )
-    if swap and not re.search(r"\d", swap["new"]):
-        old, new = swap["old"].strip(" .").lower(), swap["new"].strip(" .")
+    if fix.old is not None and fix.new is not None:
+        old = fix.old.lower()
         for job in state.jobs:
             for attr in ("company", "title"):
                 value = getattr(job, attr)
                 if value and (old in value.lower() or value.lower() in old):
-                    setattr(job, attr, new.lower() if attr == "title" else new)
+                    setattr(job, attr, fix.new.lower() if attr == "title" else fix.new)
                     return True
-    span = ex.parse_years(text, now_year=state.now_year)
-    if not span.years:
+    if fix.year is None:
         return False
-    year = span.years[0]
-    role = (
-        "start"
-        if re.search(r"\b(?:start|began|begin|since|from|join)", text, re.I)
-        else "end"
-        if re.search(r"\b(?:left|end|until|till|quit|finish|stopp)", text, re.I)
-        else None
-    )
+    year, role = fix.year, fix.year_role
     candidates = [
         (abs(value - year), job, attr)
         for job in sorted_jobs(state)
@@ -291,7 +285,7 @@ def _apply_correction(state: InterviewState, text: str) -> bool:
     return True
 
 
-def skip(state: InterviewState) -> str:
+def skip(state: InterviewState, lang: Language) -> str:
     """Give up on the current question (unclear twice, or "I don't know") and move on."""
     asked = state.asking
     if asked == "consent":
@@ -315,7 +309,7 @@ def skip(state: InterviewState) -> str:
         state.done.append("readback")
     elif asked in ("name", "skills"):
         state.done.append(asked)
-    return "Let's move on. "
+    return lang.phrases.move_on
 
 
 HANDLERS: dict[str, Handler] = {
@@ -331,5 +325,5 @@ HANDLERS: dict[str, Handler] = {
     "skills": _skills,
     "readback": _readback,
     "correction": _correction,
-    "done": lambda state, text, slots: "",
+    "done": lambda state, lang, text, slots: "",
 }

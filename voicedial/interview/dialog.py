@@ -11,19 +11,21 @@ jobs, newest first, until "no more" -> each significant gap, by its years -> ski
 read-back and corrections -> goodbye. Every question is re-asked once in other words when
 the answer is missing or unclear, then skipped; "I don't know" skips at once.
 
-Around the flow: `state` (what is known between turns), `questions` (what to say for each
-question), `answers` (what each answer fills in) and `profile` (the interview's result).
+Around the flow: `state` (what is known between turns), `answers` (what each answer fills
+in) and `profile` (the interview's result). Every word said or heard is the language's
+(`language`, picked by `InterviewState.language` from `languages`).
 """
 
 from __future__ import annotations
 
-from voicedial.interview import extract as ex
 from voicedial.interview.answers import HANDLERS, commit_draft, skip
 from voicedial.interview.gaps import DEFAULT_GAP_THRESHOLD_MONTHS, DEFAULT_PIECE_YEARS
+from voicedial.interview.language import Language
+from voicedial.interview.languages import get_language
 from voicedial.interview.profile import profile_fields
-from voicedial.interview.questions import question
 from voicedial.interview.scoring import WALKOUT_AFTER, is_evasive, strip_injection, text_signals
 from voicedial.interview.state import (
+    DEFAULT_LANGUAGE,
     GapRecord,
     InterviewState,
     Job,
@@ -64,25 +66,25 @@ def start_interview(
     max_seconds: float = 300,
     gap_threshold_months: int = DEFAULT_GAP_THRESHOLD_MONTHS,
     gap_piece_years: int = DEFAULT_PIECE_YEARS,
+    language: str = DEFAULT_LANGUAGE,
 ) -> tuple[InterviewState, Reply]:
     """A new interview and its opening: who is calling, that it is an automated AI assistant,
-    that the call may be recorded, and the request for consent."""
+    that the call may be recorded, and the request for consent.
+
+    `language` is a registered code (`languages`); `ConfigError` if it is not.
+    """
+    lang = get_language(language)
     state = InterviewState(
         org_name=org_name,
         caller_name=caller_name,
         now_year=now_year,
+        language=language,
         max_turns=max_turns,
         max_seconds=max_seconds,
         gap_threshold_months=gap_threshold_months,
         gap_piece_years=gap_piece_years,
     )
-    hello = f"Hello {caller_name}." if caller_name else "Hello."
-    say = (
-        f"{hello} This is an automated AI assistant calling on behalf of {org_name}. "
-        "This call may be recorded. I'd like to ask you a few questions about your work "
-        "history; it takes about three minutes. Is that okay with you?"
-    )
-    return state, _say(state, say, hangup=False)
+    return state, _say(state, lang.phrases.opening(caller_name, org_name), hangup=False)
 
 
 def continue_interview(
@@ -103,11 +105,13 @@ def continue_interview(
     words the rules read reliably; it only fills slots. Signals, opt-out and stop requests are
     always judged on the caller's own words, so no extractor can change the flow.
     """
-    if state.outcome is not Outcome.IN_PROGRESS:
-        return Reply(say="Goodbye.", hangup=True)
+    lang = get_language(state.language)
+    says, hear = lang.phrases, lang.understanding
+    if state.ended():
+        return Reply(say=says.goodbye, hangup=True)
     if elapsed_s is not None:
         state.elapsed_s = elapsed_s
-    text = ex.normalize(speech or "")
+    text = hear.normalize(speech or "")
     turn = Turn(speaker="caller", text=text, confidence=confidence)
     state.turns.append(turn)
     heard_at = len(state.turns) - 1
@@ -115,61 +119,48 @@ def continue_interview(
         turn.slots["silence"] = True
         state.silences += 1
         if state.silences >= 2:
-            return _end(
-                state,
-                Outcome.STOPPED if state.consent_given else Outcome.DECLINED,
-                "I'm sorry, I can't hear you, so I'll end the call here. "
-                "Thank you for your time. Goodbye.",
-            )
-        return _budgeted(state, "Sorry, I didn't hear anything. ", variant=1)
+            outcome = Outcome.STOPPED if state.consent_given else Outcome.DECLINED
+            return _end(state, outcome, says.silent_end)
+        return _budgeted(state, lang, says.not_heard, variant=1)
     state.silences = 0
 
-    signals = text_signals(text, now_year=state.now_year)
-    usable = strip_injection(text)
+    signals = text_signals(text, lang, now_year=state.now_year)
+    usable = strip_injection(text, lang)
     if usable != text:
         turn.slots["ignored_instructions"] = True
     if understood_by:
         turn.slots["understood_by"] = understood_by
-    if ex.is_opt_out(usable):
+    if hear.is_opt_out(usable):
         state.record_signals(heard_at, signals)
-        return _end(
-            state,
-            Outcome.OPTED_OUT,
-            "Understood. We won't call you again, and your number will be removed "
-            "from our list. Sorry for the trouble. Goodbye.",
-        )
-    if ex.is_stop(usable) and not (state.asking == "consent" and ex.parse_yes_no(usable)):
+        return _end(state, Outcome.OPTED_OUT, says.opted_out_end)
+    if hear.is_stop(usable) and not (state.asking == "consent" and hear.parse_yes_no(usable)):
         state.record_signals(heard_at, signals)
         if state.consent_given:
-            return _end(
-                state,
-                Outcome.STOPPED,
-                "No problem, we'll stop here. Thank you for your time. Goodbye.",
-            )
-        return _end(state, Outcome.DECLINED, "No problem. Thank you for your time. Goodbye.")
+            return _end(state, Outcome.STOPPED, says.stopped_end)
+        return _end(state, Outcome.DECLINED, says.stopped_before_consent_end)
 
     handler = HANDLERS[state.asking]
     answer = understood if understood else usable
-    ack = handler(state, answer, turn.slots) if answer else None
-    if ack is None and is_evasive(usable):
+    ack = handler(state, lang, answer, turn.slots) if answer else None
+    if ack is None and is_evasive(usable, lang):
         signals.append(("evasive", usable))
     state.record_signals(heard_at, signals)
-    if state.outcome is not Outcome.IN_PROGRESS:
-        return _closing(state)
+    if state.ended():
+        return _closing(state, lang)
     if ack is None:
         if state.reasks == 0:
             state.reasks = 1
-            return _budgeted(state, "Sorry, I didn't quite catch that. ", variant=1)
-        ack = skip(state)
-        if state.outcome is not Outcome.IN_PROGRESS:
-            return _closing(state)
+            return _budgeted(state, lang, says.not_understood, variant=1)
+        ack = skip(state, lang)
+        if state.ended():
+            return _closing(state, lang)
     state.reasks = 0
-    return _budgeted(state, ack, variant=0)
+    return _budgeted(state, lang, ack, variant=0)
 
 
 def on_hangup(state: InterviewState) -> None:
     """The caller hung up: finalize the outcome and note early hang-ups after consent."""
-    if state.outcome is not Outcome.IN_PROGRESS:
+    if state.ended():
         return
     if state.consent_given:
         before = sorted({s.name for s in state.signals} & WALKOUT_AFTER)
@@ -194,38 +185,33 @@ def _end(state: InterviewState, outcome: Outcome, text: str) -> Reply:
     return _say(state, text, hangup=True)
 
 
-def _closing(state: InterviewState) -> Reply:
+def _closing(state: InterviewState, lang: Language) -> Reply:
     """The goodbye for an outcome a handler has just set."""
     if state.outcome is Outcome.DECLINED:
-        text = "No problem. Thank you for your time, and have a good day. Goodbye."
+        text = lang.phrases.declined_end
     else:
-        thanks = f"Thank you, {state.name.split()[0]}." if state.name else "Thank you."
-        text = f"{thanks} That's everything I needed. Have a great day. Goodbye."
+        text = lang.phrases.completed(state.name)
     state.asking = "done"
     return _say(state, text, hangup=True)
 
 
-def _ask(state: InterviewState, prefix: str, *, variant: int) -> Reply:
-    return _say(state, (prefix + question(state, variant)).strip(), hangup=False)
+def _ask(state: InterviewState, lang: Language, prefix: str, *, variant: int) -> Reply:
+    return _say(state, (prefix + lang.phrases.question(state, variant)).strip(), hangup=False)
 
 
-def _budgeted(state: InterviewState, prefix: str, *, variant: int) -> Reply:
+def _budgeted(state: InterviewState, lang: Language, prefix: str, *, variant: int) -> Reply:
     """Ask the next question, unless the flow is over or a budget says otherwise."""
     _next_question(state)
     if state.asking == "done":
         state.outcome = Outcome.STOPPED if state.rushed else Outcome.COMPLETED
-        return _closing(state)
+        return _closing(state, lang)
     turns_left = state.max_turns - state.caller_turns()
     time_left = state.max_seconds - state.elapsed_s
     if turns_left <= 0 or time_left <= 0:
         if state.asking in ("readback", "correction"):
             state.outcome = Outcome.STOPPED if state.rushed else Outcome.COMPLETED
-            return _closing(state)
-        return _end(
-            state,
-            Outcome.STOPPED,
-            "We're out of time, so I'll stop here. Thank you for your help. Goodbye.",
-        )
+            return _closing(state, lang)
+        return _end(state, Outcome.STOPPED, lang.phrases.out_of_time_end)
     if (
         (turns_left <= 1 or time_left <= READBACK_RESERVE_S)
         and state.asking not in ("readback", "correction", "consent")
@@ -235,7 +221,7 @@ def _budgeted(state: InterviewState, prefix: str, *, variant: int) -> Reply:
         state.draft = None
         state.done.extend(["name", "current", "history", "gaps", "skills"])
         _next_question(state)
-    return _ask(state, prefix, variant=variant)
+    return _ask(state, lang, prefix, variant=variant)
 
 
 # --- what to ask next -------------------------------------------------------------------------

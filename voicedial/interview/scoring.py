@@ -31,6 +31,9 @@ A signal's first occurrence counts its full weight, each repeat half of it, up t
 occurrences; the sum is capped at 10. "I don't know", one-word answers and silence are not
 signals, so a terse but cooperative caller stays low (at most 3). Declining consent is not a
 signal either: without consent nothing is kept and the score is 0.
+
+The examples are English; what each signal looks for in speech is the language's
+(`Language.signals`), the weights and the arithmetic are here.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 
-from voicedial.interview.extract import normalize, words_to_digits
+from voicedial.interview.language import Language
 
 __all__ = [
     "SIGNAL_WEIGHTS",
@@ -73,139 +76,28 @@ _MAX_COUNTED = 5
 EARLIEST_PLAUSIBLE_YEAR = 1940
 _PLAUSIBLE_AGES = range(14, 111)
 
-_INJECTION = re.compile(
-    r"\b(?:ignore|disregard|forget|override|bypass)\b.{0,40}\b(?:instructions?|prompts?|rules|"
-    r"programming|guidelines|everything (?:you|above|before))\b|\bsystem prompt\b|"
-    r"\byou(?:'re| are) (?:now|no longer)\b|\bfrom now on,? you\b|\bnew instructions\b|"
-    r"\bdeveloper mode\b|"
-    r"\bjailbreak\b|\bpretend (?:to be|you are|you're)\b|\bact as (?:an?|my) (?:ai|assistant|"
-    r"model|language model|dan)\b|\b(?:give|rate|score|mark|set|record) (?:me|my \w+|this|"
-    r"the \w+) (?:as |to |a |an )?(?:10|ten|0|zero|perfect|hired|approved|qualified|"
-    r"top|maximum|excellent)\b|\badmin(?:istrator)? (?:mode|override|access)\b|"
-    r"\brepeat (?:your|the) (?:instructions|prompt)\b|\bas an ai language model\b|"
-    r"\b(?:forget|skip|drop)\b.{0,25}\b(?:questions|interview)\b|\bmark (?:it|this|me|my "
-    r"profile|the (?:interview|call|profile)) (?:as )?(?:complete|completed|confirmed|"
-    r"verified|done|fully confirmed)\b|"
-    # A role tag opening a sentence, addressed to the model: "System: ...", "Assistant: ...".
-    r"(?:^|(?<=[.!?;,] ))(?:system|assistant|developer|admin(?:istrator)?)\s*(?:message|note|"
-    r"override)?\s*:|\bsystem (?:message|override|instruction|command)s?\b|"
-    # Talk about the interviewer's own scoring or verdict, which no honest answer needs.
-    r"\badversarial (?:score|rating|signals?)\b|\b(?:set|change|lower|reset|zero|raise|put|"
-    r"update)\b (?:my|the|this|your) .{0,25}\bscore\b.{0,10}\b(?:to|at|as)\b|"
-    r"\b(?:this|the) (?:candidate|caller|applicant|profile) (?:is|has been|was) (?:already )?"
-    r"(?:verified|approved|pre-?approved|cleared|trusted|vetted|hired|whitelisted|"
-    r"confirmed)\b",
-    re.I,
-)
-_HOSTILITY = re.compile(
-    r"\b\w*(?:fuck|shit)\w*|\b(?:bitch\w*|asshole\w*|bastard\w*|dickhead|you dick|cunt|"
-    r"damn(?:ed|it)?|goddamn\w*|crap|piss(?: off)?|screw (?:you|off|this|that|yourself)|"
-    r"(?:buzz|bugger|sod|eff|f) off|go to hell|hell no|to hell with|the hell (?:with|out)|"
-    r"(?:what|why|who|where|how|when) (?:the|in the) (?:hell|heck|fuck)|shut up|idiot\w*|"
-    r"stupid|moron\w*|imbecile\w*|dumb(?:ass)?|jackass|(?:you|what a|such a) jerk|loser|"
-    r"scam(?:s|mer|mers|ming)?|get lost|drop dead|"
-    r"i'?ll kill|kill you|hate you|sue you|bloody|up yours|bite me|kiss my ass|"
-    r"waste of (?:my )?time|freaking robot|stupid robot)\b|\b\w\*{2,}\w*",
-    re.I,
-)
-_FANTASY = (
-    r"(?:dragon|unicorn|mermaid|merman|fairy|fairies|elf|elves|goblin|troll|vampire|"
-    r"werewolf|zombie|alien|ghost|leprechaun|dinosaur)s?"
-)
-_ABSURD = re.compile(
-    r"\b(?:astronaut|president of (?:the )?(?:united states|usa|america|the world|earth|mars)|"
-    r"(?:ceo|owner|founder|president|king|queen) of (?:google|apple|amazon|microsoft|tesla|"
-    r"facebook|meta|nasa|the world|the universe|the galaxy|mars|the moon|the sun|earth)|"
-    # Self-claims of a throne or a fantasy being: "I was the king of France", "I'm a vampire".
-    r"i(?:'m| am| was| used to be) (?:the |a |an )?(?:real |actual |professional )?(?:king|"
-    r"queen|emperor|empress|pharaoh|tsar|czar|sultan|pope|god|goddess) of|"
-    r"i(?:'m| am| was) (?:a |an |the )?(?:real |actual |professional )?(?:wizard|witch|"
-    r"sorcerer|superhero|jedi|ninja|vampire|werewolf|mermaid|ghost|god|goddess|cyborg|"
-    r"time travel+er)\b(?! (?:with|at|in|on|when)\b)|"
-    # A regnal number after a name: "Queen Elizabeth the Fifth".
-    r"(?:king|queen|emperor|empress|pharaoh|tsar|czar|sultan|prince|princess|pope|duke|"
-    r"duchess) [a-z]+ the (?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|"
-    r"tenth|eleventh|twelfth|\d+(?:st|nd|rd|th))|"
-    + _FANTASY
-    + r" (?:wrangler|trainer|tamer|slayer|hunter|rider|keeper|whisperer|herder|"
-    r"catcher|breeder|farmer|handler)s?|(?:tam|rid|train|wrangl|slay|hunt|herd)\w* "
-    + _FANTASY
-    + r"|batman|spider[- ]?man|superman|wonder woman|captain america|mickey mouse|"
-    r"minnie mouse|donald duck|daffy duck|bugs bunny|scooby[- ]doo|sponge ?bob|homer simpson|"
-    r"harry potter|darth vader|luke skywalker|sherlock holmes|james bond|007|santa claus|"
-    r"easter bunny|tooth fairy|hogwarts|narnia|middle[- ]earth|gotham city|atlantis|"
-    r"time travel\w*|breathe (?:under ?water|in space)|(?:speak|fluent in|fluent) (?:fluent )?"
-    r"(?:dolphin|whale|klingon|elvish|parseltongue|martian)|read (?:people'?s )?minds|"
-    r"telepath\w*|telekines\w*|teleport\w*|immortal|super ?powers?|magic(?:al)? powers?|"
-    r"(?:galactic|intergalactic|interstellar) (?:council|empire|federation|senate|fleet|"
-    r"police|government)|intergalactic|billionaire|god of|(?<!over )the moon|on mars|"
-    r"professional (?:napper|sleeper)|pirate captain)\b",
-    re.I,
-)
-_REFUSAL = re.compile(
-    r"\b(?:none of your (?:damn |god ?damn |fucking )?business|not your business|i won'?t "
-    r"(?:tell|say|answer|give)|not (?:gonna|going to) (?:tell|say|answer|give)|i refuse|"
-    r"no comment|not telling|not (?:giving|sharing) (?:you|that)|mind your own|"
-    r"i'?m not (?:answering|saying|telling|giving)|i don'?t have to (?:tell|answer|say)|"
-    r"why (?:should|would) i (?:tell|say|answer|give)|no way (?:i'?m|am i) (?:telling|"
-    r"answering|saying|giving))\b",
-    re.I,
-)
-# Whole answers that say nothing; judged clause by clause, without the small talk around them.
-_EVASIVE_CLAUSE = re.compile(
-    r"^(?:whatever|stuff|things|this and that|nothing much|who knows|who cares|doesn'?t matter|"
-    r"does it matter|you tell me|what do you think|here and there|around|somewhere|"
-    r"sometime|at some point|a while|a while ago|various (?:things|stuff)|"
-    r"maybe|depends|it depends|it'?s complicated|it'?s a long story|long story|"
-    r"that'?s private|that'?s personal|pass|i'?ll pass)$",
-    re.I,
-)
-_EVASIVE_TALK = re.compile(
-    r"^(?:oh|well|so|eh|ah|hmm|um|uh|you know|really|i guess|i suppose|honestly|let'?s say|"
-    r"i mean|like)$",
-    re.I,
-)
-_EVASIVE = re.compile(
-    r"\bwhy (?:the (?:hell|heck|fuck) |on earth )?(?:do|would) you (?:want|need) to know\b|"
-    r"\bwhy does it matter\b|\bwhat'?s it to (?:you|ya)\b|\bwhy are you asking\b|"
-    r"\bwho wants to know\b|\b(?:i'?d )?rather not (?:say|answer|tell|get into|talk about|"
-    r"go into)\b|\b(?:don'?t|do not) (?:really )?(?:want|care) to (?:say|answer|tell|get into|"
-    r"go into|talk about|discuss)\b|\bprefer not to (?:say|answer|tell|discuss)\b|"
-    r"\bpass on (?:that|this)\b|\bskip (?:that|this)(?: one| question)?$",
-    re.I,
-)
-# A number said as a year: after "since", "from", "started in" ..., or in a range ("1700 to
-# 1990"). A bare "1500" may be money, and a bare year answer is checked on the timeline.
-_YEAR_SAID = re.compile(
-    r"\b(?:since|until|till|from|between|(?:started|began|joined|left|quit|"
-    r"back) in|in the year) (\d{4})\b",
-    re.I,
-)
-_YEAR_RANGE = re.compile(r"\b(\d{4}) ?(?:-|to|until|till|through|and) ?(\d{4})\b", re.I)
-# Only the caller's age now: "I was 10 when I started" is a plausible story.
-_AGE = re.compile(r"\b(?:i'?m|i am|i turned) (\d{1,4}) (?:years? old|years of age)\b", re.I)
 
-
-def text_signals(text: str, *, now_year: int) -> list[tuple[str, str]]:
+def text_signals(text: str, language: Language, *, now_year: int) -> list[tuple[str, str]]:
     """Signals in one caller utterance, as (name, evidence) pairs.
 
     Evasion is not among them: a phrase like "around" is only evasive when it did not answer
     the question, which the dialog decides (`is_evasive`).
     """
-    clean = normalize(text)
+    clean = language.understanding.normalize(text)
+    patterns = language.signals
     found: list[tuple[str, str]] = []
     for name, pattern in (
-        ("prompt_injection", _INJECTION),
-        ("hostility", _HOSTILITY),
-        ("absurd_claim", _ABSURD),
-        ("refusal", _REFUSAL),
+        ("prompt_injection", patterns.injection),
+        ("hostility", patterns.hostility),
+        ("absurd_claim", patterns.absurd_claim),
+        ("refusal", patterns.refusal),
     ):
         if match := pattern.search(clean):
             found.append((name, match[0]))
-    digits = words_to_digits(clean)
+    digits = language.understanding.words_to_digits(clean)
     years = sorted(
         (m.start(i), m[i])
-        for pattern in (_YEAR_SAID, _YEAR_RANGE)
+        for pattern in (patterns.year_said, patterns.year_range)
         for m in pattern.finditer(digits)
         for i in range(1, pattern.groups + 1)
     )
@@ -213,7 +105,8 @@ def text_signals(text: str, *, now_year: int) -> list[tuple[str, str]]:
         (y for _, y in years if not EARLIEST_PLAUSIBLE_YEAR <= int(y) <= now_year), None
     ):
         found.append(("impossible_year", wrong))
-    if age := next((m for m in _AGE.finditer(digits) if int(m[1]) not in _PLAUSIBLE_AGES), None):
+    ages = patterns.age.finditer(digits)
+    if age := next((m for m in ages if int(m[1]) not in _PLAUSIBLE_AGES), None):
         found.append(("impossible_age", age[0]))
     return found
 
@@ -284,31 +177,29 @@ def confidence_score(
     return round(raw * (1 - 0.5 * adversarial / 10), 3)
 
 
-def is_evasive(text: str) -> bool:
+def is_evasive(text: str, language: Language) -> bool:
     """A non-answer such as "whatever", "oh, this and that, you know", "I'd rather not say"
     or "why do you want to know"."""
-    clean = normalize(text)
-    if _EVASIVE.search(clean):
+    clean = language.understanding.normalize(text)
+    patterns = language.signals
+    if patterns.evasive.search(clean):
         return True
     clauses = [c.strip() for c in re.split(r"[,.;!?]+", clean) if c.strip()]
-    said = [c for c in clauses if not _EVASIVE_TALK.match(c)]
-    return bool(said) and all(_EVASIVE_CLAUSE.match(c) for c in said)
+    said = [c for c in clauses if not patterns.evasive_talk.match(c)]
+    return bool(said) and all(patterns.evasive_clause.match(c) for c in said)
 
 
-def strip_injection(text: str) -> str:
+def strip_injection(text: str, language: Language) -> str:
     """The utterance without its instruction-like part, so only the answer is understood.
 
     Sentences that look like instructions to the agent are dropped; speech-to-text often has
     no punctuation, so an unpunctuated injection is cut from where it starts.
     """
+    patterns = language.signals
     kept = []
     for sentence in re.split(r"(?<=[.!?;])\s+", text):
-        if match := _INJECTION.search(sentence):
-            head = sentence[: match.start()]
-            # "...and ignore your instructions": the head may end with a dangling connective.
-            head = re.sub(
-                r"[\s,]*(?:and|but|so|also|now|please|okay|ok)?[\s,]*$", "", head, flags=re.I
-            )
+        if match := patterns.injection.search(sentence):
+            head = patterns.injection_lead.sub("", sentence[: match.start()])
             if head.strip():
                 kept.append(head.strip())
         else:

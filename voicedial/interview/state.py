@@ -18,6 +18,7 @@ from voicedial.interview.gaps import (
 )
 
 __all__ = [
+    "DEFAULT_LANGUAGE",
     "GapRecord",
     "InterviewState",
     "Job",
@@ -29,6 +30,8 @@ __all__ = [
 ]
 
 MAX_GAP_PROBES = 6
+# A code registered in `languages`; states saved before interviews had a language are English.
+DEFAULT_LANGUAGE = "en"
 
 
 class Outcome(StrEnum):
@@ -91,6 +94,7 @@ class InterviewState(BaseModel):
     org_name: str
     caller_name: str | None = None
     now_year: int
+    language: str = DEFAULT_LANGUAGE
     max_turns: int = 30
     max_seconds: float = 300.0
     gap_threshold_months: int = DEFAULT_GAP_THRESHOLD_MONTHS
@@ -113,6 +117,10 @@ class InterviewState(BaseModel):
     rushed: bool = False
     signals: list[Signal] = Field(default_factory=list)
     elapsed_s: float = 0.0
+
+    def ended(self) -> bool:
+        """True once the interview has an outcome."""
+        return self.outcome is not Outcome.IN_PROGRESS
 
     def caller_turns(self) -> int:
         """How many times the caller has been heard (silences included)."""

@@ -1,5 +1,5 @@
-"""What the interviewer says for each question, in two wordings (the second for a re-ask),
-and the read-back of what was collected."""
+"""The English questions, in two wordings (the second for a re-ask), and the read-back of what
+was collected."""
 
 from __future__ import annotations
 

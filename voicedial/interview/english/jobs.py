@@ -3,27 +3,13 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 
-from voicedial.interview.extract.intents import is_dont_know, is_no_more, parse_yes_no
-from voicedial.interview.extract.spoken import normalize
-from voicedial.interview.extract.years import YearSpan, mark_years, parse_years
+from voicedial.interview.english.intents import is_dont_know, is_no_more, parse_yes_no
+from voicedial.interview.english.spoken import normalize
+from voicedial.interview.english.years import mark_years, parse_years
+from voicedial.interview.heard import JobMention
 
-__all__ = ["JobMention", "parse_job"]
-
-
-@dataclass
-class JobMention:
-    """A job as heard: title and/or company, plus any years said with it."""
-
-    title: str | None = None
-    company: str | None = None
-    years: YearSpan = field(default_factory=YearSpan)
-
-    @property
-    def empty(self) -> bool:
-        """True when neither a title nor a company was heard."""
-        return self.title is None and self.company is None
+__all__ = ["parse_job"]
 
 
 _ARTICLE = r"(?:a|an|the)\s+"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from voicedial.interview.extract.intents import is_dont_know
-from voicedial.interview.extract.spoken import normalize
+from voicedial.interview.english.intents import is_dont_know
+from voicedial.interview.english.spoken import normalize
 
 __all__ = ["parse_skills"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from voicedial.interview.extract.spoken import normalize
+from voicedial.interview.english.spoken import normalize
 
 __all__ = [
     "is_dont_know",

@@ -4,14 +4,14 @@ non-work activity, or free text."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 
-from voicedial.interview.extract.intents import is_dont_know
-from voicedial.interview.extract.jobs import JobMention, parse_job
-from voicedial.interview.extract.spoken import normalize
-from voicedial.interview.extract.years import YearSpan, parse_years
+from voicedial.interview.english.intents import is_dont_know
+from voicedial.interview.english.jobs import parse_job
+from voicedial.interview.english.spoken import normalize
+from voicedial.interview.english.years import parse_years
+from voicedial.interview.heard import GapAnswer
 
-__all__ = ["GapAnswer", "gap_category", "parse_gap_answer"]
+__all__ = ["gap_category", "parse_gap_answer"]
 
 _GAP_CATEGORIES = [
     (
@@ -62,16 +62,6 @@ def gap_category(text: str) -> str | None:
         if re.search(rf"\b(?:{pattern})", text, re.I):
             return name
     return None
-
-
-@dataclass
-class GapAnswer:
-    """What the caller did during a gap: a named explanation, a job, or free text."""
-
-    category: str | None = None
-    explanation: str | None = None
-    job: JobMention | None = None
-    years: YearSpan = field(default_factory=YearSpan)
 
 
 _WORK_VERBS = re.compile(

@@ -4,11 +4,11 @@ durations, spoken or written."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 
-from voicedial.interview.extract.spoken import normalize, words_to_digits
+from voicedial.interview.english.spoken import normalize, words_to_digits
+from voicedial.interview.heard import YearSpan
 
-__all__ = ["YearSpan", "mark_years", "parse_years"]
+__all__ = ["mark_years", "parse_years"]
 
 _YEAR_CONTEXT = {
     "from",
@@ -36,22 +36,6 @@ _RELATIVE = [
     (re.compile(r"\ba couple (?:of )?years ago\b", re.I), 2),
     (re.compile(r"\ba few years ago\b", re.I), 3),
 ]
-
-
-@dataclass
-class YearSpan:
-    """The years heard in one answer; `years` are all of them in spoken order."""
-
-    start: int | None = None
-    end: int | None = None
-    years: list[int] = field(default_factory=list)
-    duration: int | None = None
-    ongoing: bool = False
-
-    @property
-    def empty(self) -> bool:
-        """True when no year, duration or "still there" was heard."""
-        return not (self.years or self.duration is not None or self.ongoing)
 
 
 def _two_digit_year(value: int, now_year: int) -> int:

@@ -1,12 +1,12 @@
-"""The caller's name from an answer."""
+"""The caller's name from an answer, or volunteered with another one."""
 
 from __future__ import annotations
 
 import re
 
-from voicedial.interview.extract.spoken import normalize
+from voicedial.interview.english.spoken import normalize
 
-__all__ = ["parse_name"]
+__all__ = ["introduced_name", "parse_name"]
 
 _NAME_LEAD = re.compile(
     r"\b(?:my name is|my name's|name is|name's|this is|it's|it is|i'm|i am|call me|"
@@ -97,3 +97,13 @@ def parse_name(text: str) -> str | None:
     if any(w.lower() in _NOT_NAME_WORDS for w in words):
         return None
     return " ".join(w if w[:1].isupper() else w.capitalize() for w in words)
+
+
+_INTRODUCTION = re.compile(r"my name is|this is|it's", re.I)
+
+
+def introduced_name(text: str) -> str | None:
+    """A name introduced in passing, as in "yes, this is Ann Lee"."""
+    if not _INTRODUCTION.search(text):
+        return None
+    return parse_name(re.sub(r"^.*?\b(?=my name is|this is|it's)", "", text, flags=re.I))
