@@ -12,7 +12,7 @@ this client, one loop turn later.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from redis.asyncio import Redis
@@ -20,8 +20,11 @@ from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+_hiredis_pack: Callable[[tuple[Any, ...]], bytes] | None
 try:
-    from hiredis import pack_command as _hiredis_pack
+    import hiredis
+
+    _hiredis_pack = hiredis.pack_command
 except ImportError:  # hiredis is a dependency; this only keeps a bare redis-py working
     _hiredis_pack = None
 
@@ -75,7 +78,8 @@ class AutoPipelinedRedis(Redis):
         await super().aclose(close_connection_pool)
 
     async def _connect(self) -> AbstractConnection:
-        conn = await self.connection_pool.get_connection()
+        # redis-py leaves get_connection unannotated.
+        conn: AbstractConnection = await self.connection_pool.get_connection()  # type: ignore[no-untyped-call]
         # One deadline for a whole exchange (in `_replies`) instead of redis-py's per read, and
         # a task per write, that the pool's socket timeout would cost.
         self._timeout, conn.socket_timeout = conn.socket_timeout, None
@@ -122,7 +126,10 @@ class AutoPipelinedRedis(Redis):
                     replies: list[Any] = []
                     for args, options, _ in batch:
                         try:
-                            replies.append(await self.parse_response(conn, args[0], **options))
+                            # Annotated for Connection; any AbstractConnection parses alike.
+                            replies.append(
+                                await self.parse_response(conn, args[0], **options)  # type: ignore[arg-type]
+                            )
                         except ResponseError as exc:
                             replies.append(exc)
                     return replies

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from voicedial.errors import RedisUnavailable
 from voicedial.settings import Settings
 from voicedial.state.embedded import ensure_embedded
 
-__all__ = ["open_redis", "redis_url"]
+__all__ = ["RedisClient", "RedisError", "open_redis", "ping", "redis_url", "server_info"]
+
+#: The connection other packages hold and pass back into this one; they never call it.
+RedisClient = aioredis.Redis
 
 
 def redis_url(settings: Settings) -> str:
@@ -48,3 +53,15 @@ async def open_redis(settings: Settings) -> AsyncIterator[aioredis.Redis]:
         yield client
     finally:
         await client.aclose()
+
+
+async def ping(redis: RedisClient) -> None:
+    """Raise RedisError unless the server answers."""
+    await redis.ping()
+
+
+async def server_info(redis: RedisClient) -> dict[str, Any]:
+    """The server's INFO sections `server` and `persistence`, merged."""
+    info: dict[str, Any] = dict(await redis.info("server"))
+    info.update(await redis.info("persistence"))
+    return info

@@ -7,11 +7,9 @@ Keys of one campaign share the hash tag ``{c:NAME}`` and keys of one Twilio acco
 from __future__ import annotations
 
 __all__ = [
-    "ACTIVE_STATES",
     "CAMPAIGNS",
     "DNC",
     "OUTBOX_GROUP",
-    "TERMINAL_STATES",
     "CampaignKeys",
     "pace_key",
 ]
@@ -19,20 +17,6 @@ __all__ = [
 CAMPAIGNS = "vd:campaigns"  # set of campaign names
 DNC = "vd:dnc"  # set of phone_hash values that must never be called, across campaigns
 OUTBOX_GROUP = "delivery"
-
-ACTIVE_STATES = ("pending", "waiting_window", "retry_wait", "dialling", "in_call")
-TERMINAL_STATES = (
-    "completed",
-    "incomplete",
-    "declined",
-    "opted_out",
-    "no_answer",
-    "busy",
-    "voicemail",
-    "failed",
-    "invalid",
-    "do_not_call",
-)
 
 
 def pace_key(account_sid: str) -> str:

@@ -9,9 +9,11 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from voicedial.delivery.outbox import outbox_pending
 from voicedial.state import keys, records
-from voicedial.state.keys import ACTIVE_STATES, CampaignKeys
+from voicedial.state.keys import CampaignKeys
+from voicedial.state.outbox import OutboxQueue
+from voicedial.state.replies import texts
+from voicedial.state.states import ACTIVE_STATES, ContactState
 
 __all__ = ["SCHEMA_VERSION", "STATUS_SCHEMA", "campaign_names", "snapshot"]
 
@@ -102,7 +104,7 @@ STATUS_SCHEMA: dict[str, Any] = {
 
 async def campaign_names(redis: Redis) -> list[str]:
     """Every campaign this Redis knows, sorted."""
-    return sorted(n.decode() for n in await redis.smembers(keys.CAMPAIGNS))
+    return sorted(texts(await redis.smembers(keys.CAMPAIGNS)))
 
 
 def _decode(raw: dict[bytes, bytes]) -> dict[str, str]:
@@ -144,11 +146,11 @@ async def snapshot(redis: Redis, name: str) -> dict[str, Any]:
     states = {s: int(v) for s, v in tallies.items() if int(v) and not s.startswith("attempts:")}
     attempts = {s: int(tallies.get(f"attempts:{s}", 0)) for s in states}
     stats_d = {s: int(v) for s, v in _decode(stats).items()}
-    pending = await outbox_pending(redis, k)
+    pending = await OutboxQueue(redis, name).pending()
     remaining = sum(states.get(s, 0) for s in ACTIVE_STATES)
     in_progress = await _in_progress(redis, k, [c.decode() for c in live], now_ms)
     rate = last60 / 60 if last60 else float(options.get("cps") or 0)
-    dialable = remaining - states.get("waiting_window", 0)
+    dialable = remaining - states.get(ContactState.WAITING_WINDOW, 0)
     return {
         "schema_version": SCHEMA_VERSION,
         "campaign": name,

@@ -9,18 +9,22 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any
 
 import numpy as np
 import pyarrow.compute as pc
 from redis.asyncio import Redis
+from redis.typing import EncodableT, FieldT
 
 from voicedial.contacts.parse import Contact, ContactColumns
 from voicedial.state import keys, records
+from voicedial.state.replies import byte_map, text, text_map, texts
 from voicedial.state.scripts import Scripts
+from voicedial.state.states import ContactState, Disposition
 
 __all__ = ["DUE_STEP_MS", "CampaignStore"]
 
@@ -35,6 +39,10 @@ _MAX_CHUNK = 3000
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
+
+
+def _glob_escape(text: str) -> str:
+    return re.sub(r"([*?\[\]\\])", r"\\\1", text)
 
 
 def _msgpack_uint32s(values: np.ndarray) -> np.ndarray:
@@ -64,7 +72,10 @@ class CampaignStore:
     async def save_meta(self, options: dict[str, Any]) -> None:
         """Record the campaign (and the options any worker or server needs) in Redis."""
         await self.redis.sadd(keys.CAMPAIGNS, self.name)
-        mapping = {"options": json.dumps(options, sort_keys=True), "updated_at": _now_ms()}
+        mapping: dict[FieldT, EncodableT] = {
+            "options": json.dumps(options, sort_keys=True),
+            "updated_at": _now_ms(),
+        }
         await self.redis.hset(self.keys.meta, mapping=mapping)
         await self.redis.hsetnx(self.keys.meta, "created_at", _now_ms())
 
@@ -76,7 +87,7 @@ class CampaignStore:
     async def control(self) -> str:
         """'running', 'paused' or 'cancelled'."""
         value = await self.redis.hget(self.keys.meta, "control")
-        return value.decode() if value else "running"
+        return text(value) if value else "running"
 
     async def set_control(self, value: str) -> None:
         """Pause, resume or cancel dialling from any shell."""
@@ -151,7 +162,7 @@ class CampaignStore:
 
     async def contact(self, contact_id: str) -> dict[str, str]:
         """One contact's fields, decoded ({} when unknown)."""
-        return records.unpack(await self.redis.hgetall(self.keys.contact(contact_id)))
+        return records.unpack(byte_map(await self.redis.hgetall(self.keys.contact(contact_id))))
 
     async def contacts(self, contact_ids: Iterable[str]) -> list[dict[str, str]]:
         """Several contacts in one round trip."""
@@ -182,7 +193,7 @@ class CampaignStore:
         self,
         contact_id: str,
         *,
-        state: str,
+        state: ContactState,
         due_ms: int | None,
         reason: str = "",
         placed: bool = False,
@@ -231,20 +242,15 @@ class CampaignStore:
             )
         await pipe.execute()
 
-    async def expired_leases(self) -> list[str]:
-        """Contacts whose call lease ran out: their worker died or a callback was lost."""
-        ids = await self.redis.zrangebyscore(self.keys.inflight, "-inf", _now_ms())
-        return [i.decode() for i in ids]
-
     # -- calls ---------------------------------------------------------------------------
     async def call(self, call_sid: str) -> dict[str, str]:
         """One call's fields, decoded ({} when unknown)."""
-        raw = await self.redis.hgetall(self.keys.call(call_sid))
-        return {k.decode(): v.decode() for k, v in raw.items()}
+        return text_map(await self.redis.hgetall(self.keys.call(call_sid)))
 
     async def update_call(self, call_sid: str, **fields: str | int | float) -> None:
         """Set fields on a call record (interview state, AnsweredBy ...)."""
-        await self.redis.hset(self.keys.call(call_sid), mapping=fields)
+        mapping: dict[FieldT, EncodableT] = {k: v for k, v in fields.items()}
+        await self.redis.hset(self.keys.call(call_sid), mapping=mapping)
 
     async def progress(
         self, call_sid: str, contact_id: str, *, status: str, seq: int, lease_ms: int
@@ -266,14 +272,15 @@ class CampaignStore:
         call_sid: str,
         contact_id: str,
         *,
-        state: str,
-        disposition: str,
+        state: ContactState,
+        disposition: Disposition,
         call_status: str,
         due_ms: int | None,
-        event: dict[str, Any] | None,
+        event: str | None,
         recent: dict[str, Any],
     ) -> bool:
-        """Settle a finished call once; False if it was already settled."""
+        """Settle a finished call once, queueing its outbox `event` (JSON) in the same atomic
+        step; False if it was already settled."""
         done = await self.scripts.finish(
             keys=[
                 self.keys.call(call_sid),
@@ -289,7 +296,7 @@ class CampaignStore:
                 call_sid,
                 state,
                 "" if due_ms is None else due_ms,
-                json.dumps(event, ensure_ascii=False) if event else "",
+                event or "",
                 json.dumps(recent),
                 call_status,
                 disposition,
@@ -297,6 +304,42 @@ class CampaignStore:
             ],
         )
         return bool(done)
+
+    async def settle_inputs(
+        self,
+        call_sid: str,
+        contact_id: str,
+        *,
+        call_fields: Sequence[str],
+        contact_fields: Sequence[str],
+    ) -> tuple[dict[str, str], dict[str, str]] | None:
+        """The named fields of a call and of its contact, in one round trip; None when the call
+        was already settled. The contact's packed fields are unpacked (records.py)."""
+        wanted = [*contact_fields, records.PACKED]
+        found = await self.scripts.settle_read(
+            keys=[self.keys.call(call_sid), self.keys.contact(contact_id)],
+            args=[len(call_fields), *call_fields, *wanted],
+        )
+        if found is None:
+            return None
+        call_values, contact_values = found
+        call = {
+            k: v.decode() for k, v in zip(call_fields, call_values, strict=True) if v is not None
+        }
+        contact = records.unpack(
+            {k.encode(): v for k, v in zip(wanted, contact_values, strict=True) if v is not None}
+        )
+        return call, contact
+
+    async def save_turn(
+        self, call_sid: str, *, turn: str, interview: str, twiml: str, next_turn: int
+    ) -> bool:
+        """Store the interview after `turn` and what was said, unless another request for the
+        same turn did first (then False: say what it saved)."""
+        saved = await self.scripts.turn(
+            keys=[self.keys.call(call_sid)], args=[turn, interview, twiml, next_turn]
+        )
+        return bool(saved)
 
     # -- do-not-call ---------------------------------------------------------------------
     async def dnc_members(self, phone_hashes: Sequence[str]) -> list[bool]:
@@ -310,13 +353,17 @@ class CampaignStore:
         """Never call this number again, in any campaign."""
         await self.redis.sadd(keys.DNC, phone_hash)
 
+    async def dnc_hashes(self, *, at_most: int) -> set[str] | None:
+        """The whole shared do-not-call set, or None when it holds more than `at_most`."""
+        if await self.redis.scard(keys.DNC) > at_most:
+            return None
+        return set(texts(await self.redis.smembers(keys.DNC)))
+
     # -- reading -------------------------------------------------------------------------
     async def counts(self) -> dict[str, int]:
         """Contacts per state (only states with contacts)."""
-        raw = await self.redis.hgetall(self.keys.counts)
-        return {
-            k.decode(): int(v) for k, v in raw.items() if int(v) and not k.startswith(b"attempts:")
-        }
+        raw = text_map(await self.redis.hgetall(self.keys.counts))
+        return {k: int(v) for k, v in raw.items() if int(v) and not k.startswith("attempts:")}
 
     async def next_due_ms(self) -> int | None:
         """When the earliest waiting contact becomes due, or None if none waits."""
@@ -326,3 +373,17 @@ class CampaignStore:
     async def active_count(self) -> int:
         """Contacts whose call lease is held (dialling or in a call)."""
         return int(await self.redis.zcard(self.keys.inflight))
+
+    async def exists(self) -> bool:
+        """True once a `campaign run` has saved this campaign."""
+        return bool(await self.redis.exists(self.keys.meta))
+
+    async def all_contacts(self, *, page: int = 500) -> AsyncIterator[list[dict[str, str]]]:
+        """Every contact of the campaign, decoded, a page at a time (in no order)."""
+        pattern = _glob_escape(self.keys.contact_prefix) + "*"
+        ids = [
+            key.decode().removeprefix(self.keys.contact_prefix)
+            async for key in self.redis.scan_iter(match=pattern, count=1000)
+        ]
+        for start in range(0, len(ids), page):
+            yield await self.contacts(ids[start : start + page])
