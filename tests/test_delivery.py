@@ -28,6 +28,7 @@ from voicedial.delivery.storage import FileStorage, Storage
 from voicedial.delivery.webhooks import RetrySchedule, WebhookSender
 from voicedial.http import running_server
 from voicedial.state.keys import CAMPAIGNS, OUTBOX_GROUP, CampaignKeys
+from voicedial.state.outbox import OutboxQueue
 from voicedial.state.snapshot import snapshot
 
 SECRET = "whsec_" + base64.b64encode(b"voicedial-test-secret-0123456789").decode()
@@ -158,8 +159,7 @@ async def outbox_for(redis: aioredis.Redis) -> AsyncIterator[OutboxFactory]:
         )
         made.append(sender)
         return Outbox(
-            redis=redis,
-            campaign="deliv",
+            queue=OutboxQueue(redis, "deliv"),
             storage=storage,
             consumer=consumer,
             sender=sender,

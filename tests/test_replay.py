@@ -17,7 +17,8 @@ from typer.testing import CliRunner, Result
 
 from tests.test_delivery import SECRET, Receiver, make_event
 from voicedial.cli.app import app
-from voicedial.delivery.outbox import dead_letter_record, store_event
+from voicedial.delivery.events import DeadLetter, OutboxEvent
+from voicedial.delivery.files import store_event
 from voicedial.delivery.storage import FileStorage
 from voicedial.http import running_server
 from voicedial.state.keys import CAMPAIGNS, CampaignKeys
@@ -51,8 +52,10 @@ async def dead_letters(
     keys = CampaignKeys(campaign)
     await redis.sadd(CAMPAIGNS, campaign)
     for event in events:
-        record = dead_letter_record(event, error="HTTP 503", attempts=7, status=503)
-        await redis.hset(keys.dead, event["call_id"], json.dumps(record))
+        record = DeadLetter.of(
+            OutboxEvent.model_validate(event), error="HTTP 503", attempts=7, status=503
+        )
+        await redis.hset(keys.dead, event["call_id"], record.to_json())
 
 
 async def test_replays_dead_letters_of_one_campaign(
@@ -143,7 +146,7 @@ async def test_export_one_row_per_contact_without_numbers(
             },
         )
         if n == 0:
-            await store_event(storage, event)
+            await store_event(storage, OutboxEvent.model_validate(event))
     for fmt in ("csv", "jsonl", "parquet"):
         result = await cli("export", "deliv", "--format", fmt, "-o", f"out.{fmt}")
         assert result.exit_code == 0, result.output

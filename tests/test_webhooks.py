@@ -13,12 +13,12 @@ import httpx
 import pytest
 from standardwebhooks import Webhook
 
+from voicedial.delivery.events import OutboxEvent
 from voicedial.delivery.webhooks import (
     RetrySchedule,
     WebhookRefused,
     WebhookSender,
     check_webhook_url,
-    message_id,
     webhook_body,
 )
 from voicedial.errors import ConfigError, DeliveryError
@@ -26,20 +26,22 @@ from voicedial.errors import ConfigError, DeliveryError
 SECRET = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
 
 
-def event(call_id: str = "CA1") -> dict[str, object]:
-    return {
-        "type": "worker_profile.completed",
-        "campaign": "c",
-        "call_id": call_id,
-        "contact_id": "k1",
-        "external_id": "X1",
-        "webhook_url": "https://hooks.example/in",
-        "profile": {
-            "schema_version": 1,
-            "phone_hash": "ab" * 32,
-            "call": {"ended_at": "2026-11-25T10:00:00Z"},
-        },
-    }
+def event(call_id: str = "CA1") -> OutboxEvent:
+    return OutboxEvent.model_validate(
+        {
+            "type": "worker_profile.completed",
+            "campaign": "c",
+            "call_id": call_id,
+            "contact_id": "k1",
+            "external_id": "X1",
+            "webhook_url": "https://hooks.example/in",
+            "profile": {
+                "schema_version": 1,
+                "phone_hash": "ab" * 32,
+                "call": {"ended_at": "2026-11-25T10:00:00Z"},
+            },
+        }
+    )
 
 
 def resolver_to(*addresses: str):  # type: ignore[no-untyped-def]
@@ -80,11 +82,11 @@ def test_body_is_spec_shaped_and_stable() -> None:
             "campaign": "c",
             "call_id": "CA1",
             "external_id": "X1",
-            "profile": event()["profile"],
+            "profile": event().profile,
         },
     }
     assert webhook_body(event()) == webhook_body(event())
-    assert message_id(event()) == "msg_CA1"
+    assert event().webhook_id == "msg_CA1"
 
 
 @pytest.mark.parametrize(

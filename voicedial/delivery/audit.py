@@ -1,4 +1,4 @@
-"""The audit trail (SPEC §8): what happened to every contact, as JSON Lines under
+"""The audit trail: what happened to every contact, as JSON Lines under
 `audit/{YYYY-MM-DD}/` in object storage.
 
 S3 has no append, so records are buffered in memory and written as batch objects, one per flush

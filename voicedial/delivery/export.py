@@ -10,22 +10,17 @@ import re
 from pathlib import Path
 from typing import Any
 
-from redis.asyncio import Redis
-
+from voicedial.delivery.files import PROFILES_PREFIX
 from voicedial.delivery.storage import Storage
 from voicedial.errors import StorageError, UsageError
-from voicedial.state import records
-from voicedial.state.keys import CampaignKeys
+from voicedial.state.connect import RedisClient
+from voicedial.state.store import CampaignStore
 
 __all__ = ["EXPORT_FORMATS", "export_campaign"]
 
 EXPORT_FORMATS = ("csv", "jsonl", "parquet")
 _PAGE = 500
 _NUMBER = re.compile(r"\+\d{7,15}\b")
-
-
-def _glob_escape(text: str) -> str:
-    return re.sub(r"([*?\[\]\\])", r"\\\1", text)
 
 
 def _scrub(value: Any) -> Any:
@@ -52,26 +47,16 @@ def _flatten(value: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-async def _contacts(redis: Redis, keys: CampaignKeys) -> list[dict[str, str]]:
-    ids = [
-        k async for k in redis.scan_iter(match=_glob_escape(keys.contact_prefix) + "*", count=1000)
-    ]
+async def _contacts(store: CampaignStore) -> list[dict[str, str]]:
     rows: list[dict[str, str]] = []
-    for start in range(0, len(ids), _PAGE):
-        pipe = redis.pipeline(transaction=False)
-        chunk = ids[start : start + _PAGE]
-        for key in chunk:
-            pipe.hgetall(key)
-        for key, raw in zip(chunk, await pipe.execute(), strict=True):
-            row = records.unpack(raw)
-            row["contact_id"] = key.decode().removeprefix(keys.contact_prefix)
-            rows.append(row)
+    async for page in store.all_contacts():
+        rows.extend(page)
     return rows
 
 
 async def _profiles(storage: Storage, call_ids: set[str]) -> dict[str, dict[str, Any]]:
     index = {}
-    for key in await storage.list_keys("calls/profiles/"):
+    for key in await storage.list_keys(PROFILES_PREFIX):
         parts = key.split("/")
         if len(parts) == 5 and parts[3] in call_ids:
             index[parts[3]] = key
@@ -86,7 +71,7 @@ async def _profiles(storage: Storage, call_ids: set[str]) -> dict[str, dict[str,
 
 
 async def export_campaign(
-    redis: Redis, storage: Storage, campaign: str, path: Path, fmt: str
+    redis: RedisClient, storage: Storage, campaign: str, path: Path, fmt: str
 ) -> int:
     """Write one row per contact (state, disposition, attempts, the profile's fields flattened)
     to `path` as csv, jsonl or parquet; returns the number of rows. Numbers are never written:
@@ -95,10 +80,10 @@ async def export_campaign(
 
     if fmt not in EXPORT_FORMATS:
         raise UsageError(f"--format {fmt!r}: use one of {', '.join(EXPORT_FORMATS)}")
-    keys = CampaignKeys(campaign)
-    if not await redis.exists(keys.meta):
+    store = CampaignStore(redis, campaign)
+    if not await store.exists():
         raise UsageError(f"no campaign named {campaign!r}")
-    contacts = await _contacts(redis, keys)
+    contacts = await _contacts(store)
     calls = {c["last_call_sid"] for c in contacts if c.get("last_call_sid")}
     try:
         profiles = await _profiles(storage, calls)

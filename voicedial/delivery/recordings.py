@@ -10,12 +10,7 @@ import httpx
 
 from voicedial.errors import StorageError
 
-__all__ = ["RecordingFetcher", "recording_key"]
-
-
-def recording_key(day: str, call_id: str) -> str:
-    """Where a recording is stored (SPEC §8)."""
-    return f"calls/audio/{day}/{call_id}/recording.wav"
+__all__ = ["RecordingFetcher"]
 
 
 class RecordingFetcher:

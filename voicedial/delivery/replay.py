@@ -7,26 +7,20 @@ history but never consumes from the delivery group, and it removes a dead letter
 
 from __future__ import annotations
 
-import asyncio
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
-
-from redis.asyncio import Redis
 
 from voicedial.delivery.audit import Audit
-from voicedial.delivery.outbox import PROFILE_EVENT, dead_letter_record
+from voicedial.delivery.events import DeadLetter, OutboxEvent
 from voicedial.delivery.storage import Storage
 from voicedial.delivery.webhooks import WebhookRefused, WebhookSender, check_webhook_url
 from voicedial.errors import UsageError
-from voicedial.state.keys import CampaignKeys
+from voicedial.state.connect import RedisClient
+from voicedial.state.outbox import OutboxQueue
 from voicedial.state.snapshot import campaign_names
 
 __all__ = ["ReplayItem", "ReplayRequest", "ReplaySummary", "replay_outbox"]
-
-_PAGE = 500
 
 
 @dataclass(frozen=True)
@@ -77,71 +71,55 @@ class ReplaySummary:
 @dataclass
 class _Candidate:
     campaign: str
-    event: dict[str, Any]
+    event: OutboxEvent
     dead: bool
     at: datetime | None
 
     @property
     def id(self) -> str:
-        return str(self.event["call_id"])
+        return self.event.call_id
 
 
-def _parse_time(value: Any) -> datetime | None:
+def _parse_time(value: str | None) -> datetime | None:
     if not value:
         return None
     try:
-        when = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
-def _event_time(event: dict[str, Any]) -> datetime | None:
-    return _parse_time(((event.get("profile") or {}).get("call") or {}).get("ended_at"))
-
-
-def _stream_ms(entry_id: bytes) -> int:
-    return int(entry_id.split(b"-", 1)[0])
-
-
 async def _history(
-    redis: Redis,
-    keys: CampaignKeys,
-    since: datetime | None,
+    queue: OutboxQueue, campaign: str, since: datetime | None
 ) -> dict[str, _Candidate]:
-    """Every event in the outbox stream (latest entry per call), from `since` on."""
-    start = f"{int(since.timestamp() * 1000)}-0" if since else "-"
+    """Every profile event in the outbox stream (latest entry per call), from `since` on."""
+    since_ms = int(since.timestamp() * 1000) if since else None
     found: dict[str, _Candidate] = {}
-    while True:
-        page = await redis.xrange(keys.outbox, min=start, max="+", count=_PAGE)
-        for entry_id, fields in page:
-            if not fields or b"event" not in fields:
-                continue
-            event = json.loads(fields[b"event"])
-            if event.get("type") != PROFILE_EVENT:
-                continue  # a call settled without a profile: nothing to deliver
-            event.pop("transcript", None)
-            at = _event_time(event) or datetime.fromtimestamp(_stream_ms(entry_id) / 1000, UTC)
-            found[str(event["call_id"])] = _Candidate(keys.name, event, False, at)
-        if len(page) < _PAGE:
-            return found
-        start = "(" + page[-1][0].decode()
+    async for entry_ms, raw in queue.history(since_ms=since_ms):
+        event = OutboxEvent.from_json(raw)
+        if not event.has_profile:
+            continue  # a call settled without a profile: nothing to deliver
+        event = event.without_transcript()
+        at = _parse_time(event.ended_at) or datetime.fromtimestamp(entry_ms / 1000, UTC)
+        found[event.call_id] = _Candidate(campaign, event, False, at)
+    return found
 
 
-async def _select(redis: Redis, request: ReplayRequest) -> list[_Candidate]:
+async def _select(redis: RedisClient, request: ReplayRequest) -> list[_Candidate]:
     names = list(request.campaigns) or await campaign_names(redis)
     wanted = {i.removeprefix("msg_") for i in request.event_ids}
     chosen: list[_Candidate] = []
     for name in names:
-        keys = CampaignKeys(name)
+        queue = OutboxQueue(redis, name)
         dead: dict[str, _Candidate] = {}
-        for raw_id, raw in (await redis.hgetall(keys.dead)).items():
-            record = json.loads(raw)
-            at = _event_time(record["event"]) or _parse_time(record.get("dead_at"))
-            dead[raw_id.decode()] = _Candidate(name, record["event"], True, at)
+        for event_id, raw in (await queue.dead_letters()).items():
+            letter = DeadLetter.from_json(raw)
+            at = _parse_time(letter.event.ended_at) or _parse_time(letter.dead_at)
+            dead[event_id] = _Candidate(name, letter.event, True, at)
         picked = dict(dead)
         if request.all_events or (wanted and not wanted <= set(dead)):
-            history = await _history(redis, keys, None if wanted else request.since)
+            history = await _history(queue, name, None if wanted else request.since)
             picked = {**history, **dead}
         for cid, candidate in picked.items():
             if wanted and cid not in wanted:
@@ -158,7 +136,7 @@ async def _select(redis: Redis, request: ReplayRequest) -> list[_Candidate]:
 
 
 async def replay_outbox(
-    redis: Redis,
+    redis: RedisClient,
     sender: WebhookSender,
     request: ReplayRequest,
     *,
@@ -185,8 +163,8 @@ async def replay_outbox(
             audit.record(
                 "webhook_replayed",
                 call_id=candidate.id,
-                contact_id=candidate.event.get("contact_id"),
-                phone_hash=(candidate.event.get("profile") or {}).get("phone_hash"),
+                contact_id=candidate.event.contact_id,
+                phone_hash=candidate.event.phone_hash,
                 was_dead=candidate.dead,
             )
         summary.items.append(item)
@@ -198,10 +176,10 @@ async def replay_outbox(
 
 
 async def _replay_one(
-    redis: Redis, sender: WebhookSender, request: ReplayRequest, candidate: _Candidate
+    redis: RedisClient, sender: WebhookSender, request: ReplayRequest, candidate: _Candidate
 ) -> ReplayItem:
     event = candidate.event
-    url = request.webhook_url or event.get("webhook_url") or request.default_url
+    url = request.webhook_url or event.webhook_url or request.default_url
 
     def item(outcome: str, error: str = "") -> ReplayItem:
         return ReplayItem(candidate.campaign, candidate.id, url, outcome, error, candidate.dead)
@@ -217,23 +195,19 @@ async def _replay_one(
             return item("refused", str(exc))
         return item("would_send")
     result = await sender.send(url, event)
-    keys = CampaignKeys(candidate.campaign)
+    queue = OutboxQueue(redis, candidate.campaign)
     if result.ok:
-        pipe = redis.pipeline(transaction=True)
-        if candidate.dead:
-            pipe.hdel(keys.dead, candidate.id)
-        pipe.hincrby(keys.stats, "webhooks_delivered", 1)
-        await asyncio.shield(pipe.execute())
+        await queue.replayed(candidate.id, was_dead=candidate.dead)
         return item("delivered")
     if candidate.dead:
-        record = dead_letter_record(
-            event, error=result.error, attempts=0, status=result.status, url=url
-        )
-        raw = await redis.hget(keys.dead, candidate.id)
+        raw = await queue.dead_letter(candidate.id)
         if raw is not None:  # still dead (not delivered meanwhile by another replay)
-            record["attempts"] = int(json.loads(raw).get("attempts") or 0) + 1
-            await redis.hset(keys.dead, candidate.id, json.dumps(record, ensure_ascii=False))
+            letter = DeadLetter.of(
+                event,
+                error=result.error,
+                attempts=DeadLetter.from_json(raw).attempts + 1,
+                status=result.status,
+                url=url,
+            )
+            await queue.set_dead_letter(candidate.id, letter.to_json())
     return item("refused" if result.permanent else "failed", result.error)
-
-
-# -- export -----------------------------------------------------------------------------------

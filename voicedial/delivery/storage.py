@@ -146,7 +146,7 @@ class S3Storage(Storage):
         from botocore.exceptions import BotoCoreError, ClientError
 
         def walk() -> list[str]:
-            out = []
+            out: list[str] = []
             paginator = self._s3.get_paginator("list_objects_v2")
             full = self._key(prefix)
             strip = len(self.prefix) + 1 if self.prefix else 0

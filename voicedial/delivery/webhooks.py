@@ -1,4 +1,4 @@
-"""Webhook delivery (SPEC §9): the message, its Standard Webhooks signature, the retry schedule,
+"""Webhook delivery: the message, its Standard Webhooks signature, the retry schedule,
 and the guard that keeps webhooks off loopback, private, link-local and metadata addresses.
 
 One `WebhookSender.send()` is one attempt; *when* to try again is the outbox's business (it keeps
@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 import httpx
 from standardwebhooks import Webhook
 
+from voicedial.delivery.events import PROFILE_EVENT, OutboxEvent
 from voicedial.errors import ConfigError, DeliveryError
 from voicedial.settings import Settings
 
@@ -33,11 +34,9 @@ __all__ = [
     "WebhookRefused",
     "WebhookSender",
     "check_webhook_url",
-    "message_id",
     "webhook_body",
 ]
 
-EVENT_TYPE = "worker_profile.completed"
 _DEFAULT_DELAYS_S = (0.0, 5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0)
 _USER_AGENT = "voicedial-webhooks/1"
 _UNIT_S = {"": 1.0, "ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -114,29 +113,17 @@ class DeliveryResult:
     permanent: bool = False
 
 
-def message_id(event: dict[str, Any]) -> str:
-    """The `webhook-id`: derived from the call, so every retry and replay of one event carries
-    the same id and receivers can drop duplicates."""
-    return f"msg_{event['call_id']}"
-
-
-def _event_time(event: dict[str, Any]) -> str:
-    ended = ((event.get("profile") or {}).get("call") or {}).get("ended_at")
-    if ended:
-        return str(ended)
-    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
-
-
-def webhook_body(event: dict[str, Any]) -> bytes:
-    """The JSON body of SPEC §9 (the same bytes on every attempt)."""
+def webhook_body(event: OutboxEvent) -> bytes:
+    """The JSON body of a `worker_profile.completed` webhook (the same bytes on every
+    attempt: its timestamp is when the call ended)."""
     payload = {
-        "type": EVENT_TYPE,
-        "timestamp": _event_time(event),
+        "type": PROFILE_EVENT,
+        "timestamp": event.ended_at or datetime.now(UTC).isoformat().replace("+00:00", "Z"),
         "data": {
-            "campaign": event.get("campaign"),
-            "call_id": event["call_id"],
-            "external_id": event.get("external_id"),
-            "profile": event.get("profile"),
+            "campaign": event.campaign,
+            "call_id": event.call_id,
+            "external_id": event.external_id,
+            "profile": event.profile,
         },
     }
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
@@ -269,7 +256,7 @@ class WebhookSender:
             "content-type": "application/json",
         }
 
-    async def send(self, url: str, event: dict[str, Any]) -> DeliveryResult:
+    async def send(self, url: str, event: OutboxEvent) -> DeliveryResult:
         """POST one event to `url`, once. Never raises for delivery problems."""
         if self._signer is None:
             return DeliveryResult(
@@ -287,7 +274,7 @@ class WebhookSender:
         body = webhook_body(event)
         try:
             response = await self._http().post(
-                url, content=body, headers=self.headers(message_id(event), body, now)
+                url, content=body, headers=self.headers(event.webhook_id, body, now)
             )
         except httpx.TimeoutException:
             return DeliveryResult(False, error=f"no answer within {self.timeout_s:g}s")
