@@ -26,7 +26,8 @@ class RedisUnavailable(VoicedialError):
 
 
 class TelephonyError(VoicedialError):
-    """Twilio (or the emulator) refused or failed a request."""
+    """The carrier (Twilio, or the emulator) refused or failed a request. The provider says
+    what it means: worth retrying, a number that can never be called, or an account refused."""
 
     def __init__(
         self,
@@ -35,11 +36,15 @@ class TelephonyError(VoicedialError):
         code: int | None = None,
         status: int | None = None,
         retryable: bool = False,
+        number_invalid: bool = False,
+        account_refused: bool = False,
     ) -> None:
         super().__init__(message)
         self.code = code
         self.status = status
         self.retryable = retryable
+        self.number_invalid = number_invalid
+        self.account_refused = account_refused
 
 
 class StorageError(VoicedialError):

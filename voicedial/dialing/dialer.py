@@ -20,11 +20,12 @@ from tenacity import (
 
 from voicedial.delivery.audit import Audit
 from voicedial.dialing.pacing import Pacer
-from voicedial.dialing.twilio import INVALID_NUMBER_CODES, CallRequest, PlacedCall, TwilioProvider
+from voicedial.dialing.provider import CallProvider, CallRequest, PlacedCall
 from voicedial.dialing.urls import voice_urls
 from voicedial.errors import TelephonyError
 from voicedial.metrics import Metrics
 from voicedial.options import CampaignOptions
+from voicedial.state.states import ContactState
 from voicedial.state.store import CampaignStore
 
 __all__ = ["Dialer", "FatalTelephonyError"]
@@ -32,7 +33,6 @@ __all__ = ["Dialer", "FatalTelephonyError"]
 log = logging.getLogger("voicedial.dialing.dialer")
 _IDLE_POLL_S = 0.05
 _CLAIM_BATCH = 64
-_AUTH_CODES = frozenset({20003, 20005, 20008})
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> bool:
@@ -91,8 +91,8 @@ class FatalTelephonyError(TelephonyError):
 
 
 def _refused(exc: TelephonyError) -> bool:
-    """Twilio refuses the account itself (not this call)."""
-    return exc.code in _AUTH_CODES or exc.status == 401
+    """The carrier refuses the account itself (not this call)."""
+    return exc.account_refused
 
 
 def _retryable(exc: BaseException) -> bool:
@@ -107,7 +107,7 @@ class Dialer:
         *,
         store: CampaignStore,
         options: CampaignOptions,
-        provider: TwilioProvider,
+        provider: CallProvider,
         pacer: Pacer,
         public_url: str,
         worker_id: str,
@@ -170,7 +170,7 @@ class Dialer:
                 await asyncio.shield(
                     self.store.release(
                         contact_id,
-                        state="pending",
+                        state=ContactState.PENDING,
                         due_ms=int(time.time() * 1000),
                         reason="worker stopped",
                     )
@@ -186,7 +186,9 @@ class Dialer:
             await self.provider.account_status()
         except TelephonyError as exc:
             if _refused(exc):
-                self.fatal = FatalTelephonyError(str(exc), code=exc.code, status=exc.status)
+                self.fatal = FatalTelephonyError(
+                    str(exc), code=exc.code, status=exc.status, account_refused=True
+                )
             else:
                 log.warning("account check failed (dialling anyway): %s", exc)
 
@@ -216,7 +218,7 @@ class Dialer:
         opens = window.next_open(zones, now) or now + timedelta(days=1)
         await self.store.release(
             contact_id,
-            state="waiting_window",
+            state=ContactState.WAITING_WINDOW,
             due_ms=int(opens.timestamp() * 1000),
             reason="outside window",
         )
@@ -293,28 +295,34 @@ class Dialer:
     async def _create_failed(self, contact_id: str, exc: TelephonyError) -> None:
         hashed = self.store.name, contact_id
         if _refused(exc):
-            self.fatal = FatalTelephonyError(str(exc), code=exc.code, status=exc.status)
+            self.fatal = FatalTelephonyError(
+                str(exc), code=exc.code, status=exc.status, account_refused=True
+            )
             await self.store.release(
                 contact_id,
-                state="pending",
+                state=ContactState.PENDING,
                 due_ms=int(time.time() * 1000),
                 reason="account refused",
             )
             return
-        if exc.code in INVALID_NUMBER_CODES:
+        if exc.number_invalid:
             log.info("contact %s/%s: number refused by Twilio (%s)", *hashed, exc.code)
             await self.store.release(
-                contact_id, state="invalid", due_ms=None, reason=f"twilio {exc.code}", placed=True
+                contact_id,
+                state=ContactState.INVALID,
+                due_ms=None,
+                reason=f"twilio {exc.code}",
+                placed=True,
             )
             return
         if exc.retryable:
             log.warning("contact %s/%s: call not placed, retrying later: %s", *hashed, exc)
             due = int(time.time() * 1000) + 30_000
             await self.store.release(
-                contact_id, state="retry_wait", due_ms=due, reason=str(exc)[:200]
+                contact_id, state=ContactState.RETRY_WAIT, due_ms=due, reason=str(exc)[:200]
             )
             return
         log.warning("contact %s/%s: call refused: %s", *hashed, exc)
         await self.store.release(
-            contact_id, state="failed", due_ms=None, reason=str(exc)[:200], placed=True
+            contact_id, state=ContactState.FAILED, due_ms=None, reason=str(exc)[:200], placed=True
         )

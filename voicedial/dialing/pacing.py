@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from redis.asyncio import Redis
-
-from voicedial.state.keys import pace_key
-from voicedial.state.scripts import Scripts
+from voicedial.state.pace import PaceBucket
 
 __all__ = ["Pacer"]
 
@@ -22,11 +19,10 @@ class Pacer:
     machines share it exactly; burst 1 (the default) means no two slots closer than 1/cps.
     """
 
-    def __init__(self, redis: Redis, *, account_sid: str, cps: float, burst: int = 1) -> None:
+    def __init__(self, bucket: PaceBucket, *, cps: float, burst: int = 1) -> None:
         if cps <= 0:
             raise ValueError("cps must be positive")
-        self._script = Scripts(redis).pace
-        self._key = pace_key(account_sid)
+        self._bucket = bucket
         self._interval_us = max(1, round(1_000_000 / cps))
         self._burst = max(1, burst)
 
@@ -37,19 +33,21 @@ class Pacer:
         when none could be taken, seconds until asking again is worthwhile.
         """
         loop = asyncio.get_running_loop()
-        first_us, granted = await self._script(
-            keys=[self._key],
-            args=[self._interval_us, self._burst, max(1, wanted), round(HORIZON_S * 1e6)],
+        first_us, granted = await self._bucket.take(
+            interval_us=self._interval_us,
+            burst=self._burst,
+            wanted=max(1, wanted),
+            horizon_us=round(HORIZON_S * 1e6),
         )
         now = loop.time()
-        first, granted = int(first_us) / 1e6, int(granted)
+        first = first_us / 1e6
         step = self._interval_us / 1e6
         deadlines = [now + max(0.0, first + k * step) for k in range(granted)]
         return deadlines, (max(0.0, first - HORIZON_S) if not granted else 0.0)
 
     async def try_acquire(self) -> float:
         """Take a slot if one is free now (returns 0.0), else seconds until one may be."""
-        first_us, granted = await self._script(
-            keys=[self._key], args=[self._interval_us, self._burst, 1, 0]
+        first_us, granted = await self._bucket.take(
+            interval_us=self._interval_us, burst=self._burst, wanted=1, horizon_us=0
         )
-        return 0.0 if int(granted) else int(first_us) / 1e6
+        return 0.0 if granted else first_us / 1e6

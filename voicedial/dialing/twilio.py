@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import base64
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import urlencode
@@ -23,20 +22,23 @@ from twilio.http.response import Response
 from twilio.rest import Client
 
 from voicedial.contacts.phones import mask_numbers
+from voicedial.dialing.provider import CallRequest, CallState, PlacedCall
 from voicedial.errors import TelephonyError
 
-__all__ = ["INVALID_NUMBER_CODES", "CallRequest", "CallState", "TwilioProvider"]
+__all__ = ["TwilioProvider"]
 
 # Twilio error codes that mean the number itself cannot be called: settle it, never retry.
-INVALID_NUMBER_CODES = frozenset(
+_INVALID_NUMBER_CODES = frozenset(
     {21211, 21214, 21215, 21216, 21217, 21219, 21401, 21407, 21612, 13224, 13225, 13227}
 )
+# Twilio error codes that mean the account itself is refused (credentials, suspension).
+_AUTH_CODES = frozenset({20003, 20005, 20008})
 _STATUS_EVENTS = ["initiated", "ringing", "answered", "completed"]
 _TIMEOUT_S = 15.0
 T = TypeVar("T")
 
 
-class _HttpClient(AsyncTwilioHttpClient):
+class _HttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]  # the SDK ships no types
     """The SDK's aiohttp client, with its `request` redone for two reasons: the SDK passes
     ``timeout=None`` per request, which aiohttp reads as "no timeout at all" (a dialler must
     never wait forever on one create), and it authenticates with aiohttp's deprecated
@@ -54,7 +56,7 @@ class _HttpClient(AsyncTwilioHttpClient):
         self,
         method: str,
         url: str,
-        params: dict[str, object] | None = None,
+        params: dict[str, Any] | None = None,
         data: dict[str, object] | None = None,
         headers: dict[str, str] | None = None,
         auth: tuple[str, str] | None = None,
@@ -71,7 +73,8 @@ class _HttpClient(AsyncTwilioHttpClient):
             # aiohttp's FormData builder was a tenth of a create's time.
             body = urlencode(data, doseq=True).encode()
             headers["Content-Type"] = "application/x-www-form-urlencoded"
-        assert self.session is not None
+        if self.session is None:
+            raise RuntimeError("the Twilio HTTP client was closed")
         limit = self._timeout if timeout is None else aiohttp.ClientTimeout(total=timeout)
         async with self.session.request(
             method.upper(),
@@ -83,38 +86,6 @@ class _HttpClient(AsyncTwilioHttpClient):
             allow_redirects=allow_redirects,
         ) as response:
             return Response(response.status, await response.text(), response.headers)
-
-
-@dataclass(frozen=True, slots=True)
-class CallRequest:
-    """What one outbound call needs."""
-
-    to: str
-    from_: str
-    url: str
-    status_callback: str
-    amd_callback: str
-    timeout_s: int = 30
-    time_limit_s: int = 600
-    record: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class PlacedCall:
-    """A call Twilio accepted: its sid and how long Twilio expects to queue it (CPS limit)."""
-
-    sid: str
-    queue_time_ms: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class CallState:
-    """What a fetch of a call resource tells."""
-
-    sid: str
-    status: str
-    duration: int | None
-    answered_by: str | None
 
 
 class TwilioProvider:
@@ -179,7 +150,7 @@ class TwilioProvider:
         )
         queue = getattr(call, "queue_time", None)
         return PlacedCall(
-            sid=str(call.sid), queue_time_ms=int(queue) if str(queue or "").isdigit() else None
+            sid=str(call.sid), queue_time_ms=int(str(queue)) if str(queue or "").isdigit() else None
         )
 
     async def fetch(self, call_sid: str) -> CallState:
@@ -231,4 +202,11 @@ def _map_rest_error(exc: TwilioRestException) -> TelephonyError:
     # Twilio's messages quote numbers ("The source phone number provided, +1..., is not yet
     # verified"); this message goes to logs and the contact's reason.
     message = mask_numbers(f"twilio {status} error {code}: {exc.msg}".replace("\n", " "))
-    return TelephonyError(message, code=code, status=status, retryable=retryable)
+    return TelephonyError(
+        message,
+        code=code,
+        status=status,
+        retryable=retryable,
+        number_invalid=code in _INVALID_NUMBER_CODES,
+        account_refused=code in _AUTH_CODES or status == 401,
+    )
