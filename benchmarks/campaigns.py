@@ -18,6 +18,7 @@ from voicedial.campaign.run import RunRequest, run_campaign
 from voicedial.dialing.pacing import Pacer
 from voicedial.options import CampaignOptions
 from voicedial.settings import SIM_ACCOUNT_SID, SIM_AUTH_TOKEN, load_settings
+from voicedial.state.pace import PaceBucket
 from voicedial.state.store import CampaignStore
 
 __all__ = ["numbers", "run_dispatch", "run_end_to_end", "run_pacing"]
@@ -209,7 +210,7 @@ async def _dial(
         store=store,
         options=options,
         provider=provider,
-        pacer=Pacer(client, account_sid=SIM_ACCOUNT_SID, cps=options.cps),
+        pacer=Pacer(PaceBucket(client, account_sid=SIM_ACCOUNT_SID), cps=options.cps),
         public_url="http://127.0.0.1:9",
         worker_id=worker,
         audit=audit,
@@ -289,7 +290,7 @@ def run_pacing_workers(cps: float = 100, workers: int = 4, calls: int = 1000) ->
 
 async def _lua_round_trips(url: str, count: int) -> float:
     client = aioredis.from_url(url)
-    pacer = Pacer(client, account_sid="ACbaseline", cps=1e9)
+    pacer = Pacer(PaceBucket(client, account_sid="ACbaseline"), cps=1e9)
     started = time.perf_counter()
     for _ in range(count):
         await pacer.try_acquire()

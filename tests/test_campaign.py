@@ -20,7 +20,8 @@ from tests.support import (
     personas,
     write_csv,
 )
-from voicedial.campaign.run import EXIT_DONE, EXIT_WORK_LEFT, RunRequest, run_campaign
+from voicedial.campaign.run import RunRequest, run_campaign
+from voicedial.campaign.session import EXIT_DONE, EXIT_WORK_LEFT
 from voicedial.compliance.windows import CallingWindow
 from voicedial.options import CampaignOptions
 from voicedial.settings import SIM_ACCOUNT_SID, SIM_AUTH_TOKEN, Settings, load_settings

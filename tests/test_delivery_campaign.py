@@ -15,7 +15,8 @@ import redis.asyncio as aioredis
 from tests.support import CALLER_ID, Collector, cooperative, emulator, fictional_numbers, write_csv
 from tests.test_delivery import SECRET, Receiver
 from tests.test_storage import S3Server, s3_environment
-from voicedial.campaign.run import EXIT_DONE, RunRequest, run_campaign
+from voicedial.campaign.run import RunRequest, run_campaign
+from voicedial.campaign.session import EXIT_DONE
 from voicedial.http import running_server
 from voicedial.options import CampaignOptions
 from voicedial.settings import SIM_ACCOUNT_SID, SIM_AUTH_TOKEN, load_settings

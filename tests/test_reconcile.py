@@ -13,10 +13,13 @@ import redis.asyncio as aioredis
 from tests.support import CALLER_ID, cooperative, emulator
 from voicedial.campaign.reconcile import Reconciler
 from voicedial.contacts.parse import Contact
-from voicedial.dialing.twilio import CallRequest, TwilioProvider
+from voicedial.dialing.provider import CallRequest
+from voicedial.dialing.twilio import TwilioProvider
 from voicedial.emulator import Emulator, Persona
 from voicedial.options import CampaignOptions
 from voicedial.settings import SIM_ACCOUNT_SID, SIM_AUTH_TOKEN
+from voicedial.state.leases import Leases
+from voicedial.state.pace import PaceBucket
 from voicedial.state.store import CampaignStore
 
 NUMBER = "+12015550177"
@@ -80,7 +83,11 @@ async def _rig(redis_url: str, persona: Persona, speed: float) -> AsyncIterator[
             account_sid=SIM_ACCOUNT_SID, auth_token=SIM_AUTH_TOKEN, api_url=url
         )
         reconciler = Reconciler(
-            store=store, options=options, provider=provider, worker_id="alive-worker"
+            store=store,
+            options=options,
+            provider=provider,
+            leases=Leases(store.redis, store.name),
+            worker_id="alive-worker",
         )
         yield Rig(emu, store, provider, reconciler)
         await provider.aclose()
@@ -158,7 +165,7 @@ async def test_number_twilio_calls_invalid_is_settled_not_retried(busy: Rig) -> 
         store=busy.store,
         options=options,
         provider=busy.provider,
-        pacer=Pacer(busy.store.redis, account_sid="ACtest", cps=100),
+        pacer=Pacer(PaceBucket(busy.store.redis, account_sid="ACtest"), cps=100),
         public_url=NOWHERE,
         worker_id="w",
     )

@@ -23,7 +23,7 @@ SIM_AUTH_TOKEN = "sim-auth-token-not-a-secret"
 
 
 class Settings(BaseSettings):
-    """Every setting of SPEC §3, with its default."""
+    """Every setting, with its default (the README and `.env.example` list them)."""
 
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 

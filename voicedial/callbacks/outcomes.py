@@ -8,16 +8,14 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from voicedial.delivery.outbox import PROFILE_EVENT, SETTLED_EVENT
+from voicedial.delivery.events import CallOutcome, OutboxEvent
 from voicedial.interview import InterviewState, Outcome, on_hangup, profile_fields
 from voicedial.options import CampaignOptions
-from voicedial.state import records
+from voicedial.state.states import RETRYABLE, ContactState, Disposition
 from voicedial.state.store import CampaignStore
 
-__all__ = ["FINAL_STATUSES", "RETRYABLE", "build_profile", "disposition_for", "settle_call"]
+__all__ = ["build_profile", "disposition_for", "settle_call"]
 
-FINAL_STATUSES = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
-RETRYABLE = frozenset({"no_answer", "busy", "failed", "voicemail"})
 SCHEMA_VERSION = 1
 
 
@@ -29,25 +27,25 @@ def _iso(ms: float | None) -> str | None:
 
 def disposition_for(
     call_status: str, answered_by: str | None, interview: InterviewState | None
-) -> str:
+) -> Disposition:
     """The contact-level outcome of one call."""
     if call_status == "busy":
-        return "busy"
+        return Disposition.BUSY
     if call_status in ("no-answer", "canceled"):
-        return "no_answer"
+        return Disposition.NO_ANSWER
     if call_status == "failed":
-        return "failed"
+        return Disposition.FAILED
     if answered_by and (answered_by.startswith("machine") or answered_by == "fax"):
-        return "voicemail"
+        return Disposition.VOICEMAIL
     if interview is None:
-        return "failed"  # answered, but our voice webhook never ran
+        return Disposition.FAILED  # answered, but our voice webhook never ran
     if interview.outcome == Outcome.COMPLETED:
-        return "completed"
+        return Disposition.COMPLETED
     if interview.outcome == Outcome.DECLINED:
-        return "declined"
+        return Disposition.DECLINED
     if interview.outcome == Outcome.OPTED_OUT:
-        return "opted_out"
-    return "incomplete" if interview.consent_given else "declined"
+        return Disposition.OPTED_OUT
+    return Disposition.INCOMPLETE if interview.consent_given else Disposition.DECLINED
 
 
 def build_profile(
@@ -61,7 +59,7 @@ def build_profile(
     ended_ms: float,
     duration_s: int | None,
 ) -> dict[str, Any]:
-    """The worker profile of SPEC §8 (only ever built for a call with consent)."""
+    """The worker profile, schema version 1 (only ever built for a call with consent)."""
     fields = profile_fields(interview)
     started_ms = float(call.get("answered_at") or call.get("created_at") or ended_ms)
     context = json.loads(contact.get("context") or "{}")
@@ -113,33 +111,7 @@ def build_transcript(
 # contact's records are fetched field by field, not whole (a contact carries a dozen fields that
 # settling never looks at, and parsing replies is most of a round trip's cost in redis-py).
 CALL_FIELDS = ("answered_by", "interview", "answered_at", "created_at")
-# The contact's static fields are packed in one (records.py); the separate names are read too,
-# for contacts imported before the packing.
-CONTACT_FIELDS = ("attempts", records.PACKED, "phone_hash", "external_id", "webhook_url", "context")
-
-
-async def _settle_inputs(
-    store: CampaignStore, call_sid: str, contact_id: str
-) -> tuple[dict[str, str], dict[str, str]] | None:
-    """The call's and the contact's fields that settling reads, in one round trip; None when
-    the call was already settled."""
-    found = await store.scripts.settle_read(
-        keys=[store.keys.call(call_sid), store.keys.contact(contact_id)],
-        args=[len(CALL_FIELDS), *CALL_FIELDS, *CONTACT_FIELDS],
-    )
-    if found is None:
-        return None
-    call_values, contact_values = found
-    return (
-        {k: v.decode() for k, v in zip(CALL_FIELDS, call_values, strict=True) if v is not None},
-        records.unpack(
-            {
-                k.encode(): v
-                for k, v in zip(CONTACT_FIELDS, contact_values, strict=True)
-                if v is not None
-            }
-        ),
-    )
+CONTACT_FIELDS = ("attempts", "phone_hash", "external_id", "webhook_url", "context")
 
 
 async def settle_call(
@@ -155,7 +127,9 @@ async def settle_call(
 ) -> str | None:
     """Settle a call that reached a final status, once. Returns the disposition, or None when
     this call had already been settled (a repeated or late callback)."""
-    inputs = await _settle_inputs(store, call_sid, contact_id)
+    inputs = await store.settle_inputs(
+        call_sid, contact_id, call_fields=CALL_FIELDS, contact_fields=CONTACT_FIELDS
+    )
     if inputs is None:
         return None
     call, contact = inputs
@@ -169,54 +143,49 @@ async def settle_call(
     disposition = disposition_for(call_status, answered_by, interview)
     attempts = int(contact.get("attempts") or 1)
     due_ms: int | None = None
-    state = disposition
+    state = ContactState.final(disposition)
     if disposition in RETRYABLE and attempts < options.max_attempts:
-        state = "retry_wait"
+        state = ContactState.RETRY_WAIT
         due_ms = int(time.time() * 1000) + options.retry_delay_ms(attempts)
-    if disposition == "opted_out" and contact.get("phone_hash"):
+    if disposition == Disposition.OPTED_OUT and contact.get("phone_hash"):
         await store.add_dnc(contact["phone_hash"])
     ended_ms = time.time() * 1000
     consent = interview.consent_given if interview is not None else None
     # Every settled call leaves an event: the outbox writes its outcome to the audit trail
     # (durably, by whichever worker takes it) and, with consent, stores and delivers the profile.
-    event: dict[str, Any] = {
-        "type": SETTLED_EVENT,
-        "campaign": options.name,
-        "call_id": call_sid,
-        "contact_id": contact_id,
-        "phone_hash": contact.get("phone_hash"),
-        "outcome": {
-            "disposition": disposition,
-            "consent_given": consent,
-            "attempt": attempts,
-            "call_status": call_status,
-        },
-    }
-    if consent and disposition != "opted_out":
-        event = {
-            "type": PROFILE_EVENT,
-            "outcome": event["outcome"],
-            "campaign": options.name,
-            "call_id": call_sid,
-            "contact_id": contact_id,
-            "external_id": contact.get("external_id") or None,
-            "webhook_url": contact.get("webhook_url") or options.webhook_url,
-            "profile": build_profile(
-                options=options,
-                call_sid=call_sid,
-                contact=contact,
-                call=call,
-                interview=interview,
-                disposition=disposition,
-                ended_ms=ended_ms,
-                duration_s=duration_s,
-            ),
-            "transcript": build_transcript(
-                options=options, call_sid=call_sid, contact=contact, interview=interview
-            ),
-        }
-        if options.record and recording_url:
-            event["recording_url"] = recording_url
+    outcome = CallOutcome(
+        disposition=disposition, consent_given=consent, attempt=attempts, call_status=call_status
+    )
+    event = OutboxEvent(
+        type="call.settled",
+        campaign=options.name,
+        call_id=call_sid,
+        contact_id=contact_id,
+        phone_hash=contact.get("phone_hash"),
+        outcome=outcome,
+    )
+    if interview is not None and consent and disposition != Disposition.OPTED_OUT:
+        event = event.model_copy(
+            update={
+                "type": "worker_profile.completed",
+                "external_id": contact.get("external_id") or None,
+                "webhook_url": contact.get("webhook_url") or options.webhook_url,
+                "profile": build_profile(
+                    options=options,
+                    call_sid=call_sid,
+                    contact=contact,
+                    call=call,
+                    interview=interview,
+                    disposition=disposition,
+                    ended_ms=ended_ms,
+                    duration_s=duration_s,
+                ),
+                "transcript": build_transcript(
+                    options=options, call_sid=call_sid, contact=contact, interview=interview
+                ),
+                "recording_url": recording_url if options.record and recording_url else None,
+            }
+        )
     recent = {
         "at": int(ended_ms),
         "contact": contact.get("phone_hash", "")[:12],
@@ -231,7 +200,7 @@ async def settle_call(
         disposition=disposition,
         call_status=call_status,
         due_ms=due_ms,
-        event=event,
+        event=event.to_json(),
         recent=recent,
     )
     return disposition if settled else None

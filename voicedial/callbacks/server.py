@@ -11,17 +11,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from twilio.twiml.voice_response import VoiceResponse
 
-from voicedial.callbacks.outcomes import FINAL_STATUSES, settle_call
+from voicedial.callbacks.outcomes import settle_call
 from voicedial.callbacks.signature import Form, SignatureCheck, parse_urlencoded
 from voicedial.callbacks.twiml import render_twiml
-from voicedial.dialing.twilio import TwilioProvider
+from voicedial.dialing.provider import CallProvider
 from voicedial.dialing.urls import gather_url
 from voicedial.errors import ConfigError, TelephonyError
 from voicedial.interview import (
@@ -33,7 +32,9 @@ from voicedial.interview import (
 from voicedial.metrics import Metrics
 from voicedial.options import CampaignOptions
 from voicedial.state.autopipeline import AutoPipelinedRedis
+from voicedial.state.connect import RedisClient, ping
 from voicedial.state.snapshot import campaign_names, snapshot
+from voicedial.state.states import FINAL_CALL_STATUSES
 from voicedial.state.store import CampaignStore
 
 __all__ = ["MAX_BODY_BYTES", "CallbackServer"]
@@ -63,10 +64,10 @@ class CallbackServer:
     def __init__(
         self,
         *,
-        redis: Redis,
+        redis: RedisClient,
         auth_token: str,
         public_url: str,
-        provider: TwilioProvider | None,
+        provider: CallProvider | None,
         metrics: Metrics | None = None,
         openai_api_key: str | None = None,
         openai_base_url: str | None = None,
@@ -254,8 +255,8 @@ class CallbackServer:
         )
         next_turn = int(turn) + 1
         xml = render_twiml(reply, gather_url(campaign, contact_id, next_turn))
-        saved = await store.scripts.turn(
-            keys=[store.keys.call(call_sid)], args=[turn, state.model_dump_json(), xml, next_turn]
+        saved = await store.save_turn(
+            call_sid, turn=turn, interview=state.model_dump_json(), twiml=xml, next_turn=next_turn
         )
         if not saved:
             xml = (await store.call(call_sid)).get("twiml", xml)
@@ -270,7 +271,7 @@ class CallbackServer:
         self._counted["status"].inc()
         store, options = await self._campaign(campaign)
         status = form.get("CallStatus", "")
-        if status in FINAL_STATUSES:
+        if status in FINAL_CALL_STATUSES:
             duration = form.get("CallDuration") or form.get("Duration")
             disposition = await settle_call(
                 store,
@@ -318,7 +319,7 @@ class CallbackServer:
     async def health(self, request: Request) -> Response:
         """Liveness plus a Redis round trip."""
         try:
-            await self.redis.ping()
+            await ping(self.redis)
         except Exception as exc:  # any failure means unhealthy; report it, never raise
             return JSONResponse({"ok": False, "redis": str(exc)}, status_code=503)
         return JSONResponse({"ok": True})

@@ -19,7 +19,7 @@ from voicedial.dialing.account import account_for
 from voicedial.errors import VoicedialError
 from voicedial.http import BackgroundServer, bind_socket
 from voicedial.settings import Settings
-from voicedial.state.connect import open_redis
+from voicedial.state.connect import open_redis, server_info
 
 __all__ = ["Check", "run_doctor"]
 
@@ -40,8 +40,7 @@ async def _redis(settings: Settings) -> Check:
     where = "REDIS_URL" if settings.redis_url else f"embedded, under {settings.home}"
     try:
         async with open_redis(settings) as client:
-            info = await client.info("server")
-            persistence = await client.info("persistence")
+            info = await server_info(client)
     except VoicedialError as exc:
         fix = (
             "check REDIS_URL (host, port, password) and that the server runs"
@@ -50,15 +49,15 @@ async def _redis(settings: Settings) -> Check:
         )
         return Check("redis", "fail", str(exc), fix)
     version = info.get("redis_version", "?")
-    if not persistence.get("aof_enabled") and not settings.redis_url:
+    if not info.get("aof_enabled") and not settings.redis_url:
         return Check(
             "redis",
             "warn",
             f"{version} ({where}) without AOF",
             "delete VOICEDIAL_HOME/redis to restart it with AOF",
         )
-    durable = "AOF on" if persistence.get("aof_enabled") else "AOF off: state lost on restart"
-    status = "ok" if persistence.get("aof_enabled") else "warn"
+    durable = "AOF on" if info.get("aof_enabled") else "AOF off: state lost on restart"
+    status = "ok" if info.get("aof_enabled") else "warn"
     return Check(
         "redis",
         status,

@@ -215,11 +215,9 @@ async def _collect(
         }
     async with open_redis(settings) as redis:
         store = CampaignStore(redis, name)
-        ids = [
-            key.decode().rsplit(":", 1)[1]
-            async for key in redis.scan_iter(match=store.keys.contact_prefix + "*", count=1000)
-        ]
-        contacts = {c.get("external_id", ""): c for c in await store.contacts(ids)}
+        contacts = {
+            c.get("external_id", ""): c async for page in store.all_contacts() for c in page
+        }
         hashes = {ext: c.get("phone_hash", "") for ext, c in contacts.items()}
         flags = await store.dnc_members([h for h in hashes.values() if h])
         on_dnc = dict(zip([h for h in hashes.values() if h], flags, strict=True))

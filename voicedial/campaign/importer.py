@@ -11,6 +11,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -18,7 +19,6 @@ import pyarrow.compute as pc
 
 from voicedial.contacts.parse import ContactColumns, ImportBatch, read_contacts
 from voicedial.contacts.rejects import Reject, RejectsWriter
-from voicedial.state.keys import DNC
 from voicedial.state.store import DUE_STEP_MS, CampaignStore
 
 __all__ = ["ImportSummary", "import_csv"]
@@ -70,10 +70,8 @@ async def import_csv(
     rejects_path = rejects_dir / f"{store.name}-{stamp}-rejects.csv"
     # The shared do-not-call set is read once when it is of a size that fits comfortably in
     # memory; a huge one is asked about batch by batch instead.
-    shared: pa.Array | None = None
-    if await store.redis.scard(DNC) <= _DNC_IN_MEMORY:
-        members = await store.redis.smembers(DNC)
-        shared = pa.array([m.decode() for m in members], type=pa.string())
+    members = await store.dnc_hashes(at_most=_DNC_IN_MEMORY)
+    shared = None if members is None else pa.array(sorted(members), type=pa.string())
     batches = read_contacts(path, region=region, hash_key=hash_key, dnc=dnc, chunk_rows=_CHUNK_ROWS)
     parsing = asyncio.ensure_future(asyncio.to_thread(next, batches, None))
     writing: deque[asyncio.Future[tuple[int, int]]] = deque()
@@ -116,7 +114,8 @@ async def import_csv(
                     progress(summary)
     finally:
         sys.setswitchinterval(switch)
-        for future in (parsing, *writing):
+        pending: list[asyncio.Future[Any]] = [parsing, *writing]
+        for future in pending:
             if not future.done():
                 future.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -134,7 +133,8 @@ async def _on_dnc(store: CampaignStore, batch: ImportBatch, shared: pa.Array | N
     if shared is None:
         return np.array(await store.dnc_members(hashes.to_pylist()), dtype=bool)
     if len(shared):
-        return pc.is_in(hashes, value_set=shared).to_numpy(zero_copy_only=False)
+        found: np.ndarray = pc.is_in(hashes, value_set=shared).to_numpy(zero_copy_only=False)
+        return found
     return np.zeros(len(hashes), dtype=bool)
 
 

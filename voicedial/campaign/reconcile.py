@@ -13,10 +13,12 @@ import logging
 import time
 from datetime import UTC, datetime, timedelta
 
-from voicedial.callbacks.outcomes import FINAL_STATUSES, settle_call
-from voicedial.dialing.twilio import TwilioProvider
+from voicedial.callbacks.outcomes import settle_call
+from voicedial.dialing.provider import CallProvider
 from voicedial.errors import TelephonyError
 from voicedial.options import CampaignOptions
+from voicedial.state.leases import Leases
+from voicedial.state.states import FINAL_CALL_STATUSES, ContactState
 from voicedial.state.store import CampaignStore
 
 __all__ = ["HEARTBEAT_TTL_MS", "Reconciler"]
@@ -38,38 +40,26 @@ class Reconciler:
         *,
         store: CampaignStore,
         options: CampaignOptions,
-        provider: TwilioProvider,
+        provider: CallProvider,
+        leases: Leases,
         worker_id: str,
     ) -> None:
         self.store = store
         self.options = options
         self.provider = provider
+        self.leases = leases
         self.worker_id = worker_id
 
     async def heartbeat(self) -> None:
         """Tell other workers this one is alive (call at least every few seconds)."""
-        await self.store.redis.set(
-            self.store.keys.worker(self.worker_id), _now_ms(), px=HEARTBEAT_TTL_MS
-        )
+        await self.leases.beat(self.worker_id, ttl_ms=HEARTBEAT_TTL_MS)
 
     async def _suspects(self) -> list[str]:
-        redis, keys = self.store.redis, self.store.keys
-        expired = set(await self.store.expired_leases())
-        held = [c.decode() for c in await redis.zrange(keys.inflight, 0, -1)]
-        pipe = redis.pipeline(transaction=False)
-        for cid in held:
-            pipe.hget(keys.contact(cid), "worker")
-        workers = [w.decode() if w else "" for w in await pipe.execute()]
-        names = sorted({w for w in workers if w and w != self.worker_id})
-        pipe = redis.pipeline(transaction=False)
-        for name in names:
-            pipe.exists(keys.worker(name))
-        alive = {n for n, ok in zip(names, await pipe.execute(), strict=True) if ok}
-        dead_owned = {
-            cid
-            for cid, w in zip(held, workers, strict=True)
-            if w and w != self.worker_id and w not in alive
-        }
+        expired = set(await self.leases.expired())
+        held = await self.leases.held()
+        others = {w for _, w in held if w and w != self.worker_id}
+        alive = await self.leases.alive(others)
+        dead_owned = {cid for cid, w in held if w in others and w not in alive}
         return sorted(expired | dead_owned)
 
     async def run_once(self) -> int:
@@ -85,8 +75,8 @@ class Reconciler:
     async def _reconcile(self, contact_id: str) -> int:
         store = self.store
         contact = await store.contact(contact_id)
-        if contact.get("state") not in ("dialling", "in_call"):
-            await store.redis.zrem(store.keys.inflight, contact_id)  # a stale lease
+        if contact.get("state") not in (ContactState.DIALLING, ContactState.IN_CALL):
+            await self.leases.drop(contact_id)  # a stale lease
             return 0
         sid = contact.get("last_call_sid")
         if sid and (await store.call(sid)).get("final") != "1":
@@ -101,7 +91,7 @@ class Reconciler:
             return await self._settle_known(contact_id, newest.sid)
         await store.release(
             contact_id,
-            state="pending",
+            state=ContactState.PENDING,
             due_ms=_now_ms(),
             reason="worker stopped before the call was placed",
         )
@@ -124,7 +114,7 @@ class Reconciler:
                 answered_by=None,
             )
             return 1
-        if remote.status in FINAL_STATUSES:
+        if remote.status in FINAL_CALL_STATUSES:
             await settle_call(
                 self.store,
                 self.options,
@@ -136,7 +126,5 @@ class Reconciler:
             )
             return 1
         # Still ringing or talking: keep the lease, never overlap it.
-        await self.store.redis.zadd(
-            self.store.keys.inflight, {contact_id: _now_ms() + self.options.lease_ms}
-        )
+        await self.leases.extend(contact_id, for_ms=self.options.lease_ms)
         return 0
