@@ -45,7 +45,8 @@ from benchmarks.load import (
 )
 from voicedial.contacts.parse import Contact
 from voicedial.contacts.phones import contact_id_for, phone_hash
-from voicedial.emulator.personas import CallerBrain, generate_persona
+from voicedial.emulator.brain import CallerBrain
+from voicedial.emulator.personas import generate_persona
 from voicedial.options import CampaignOptions
 from voicedial.settings import SIM_ACCOUNT_SID
 from voicedial.state.store import CampaignStore

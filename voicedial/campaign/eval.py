@@ -29,7 +29,9 @@ from typing import Any
 
 from voicedial.campaign.importer import ImportSummary
 from voicedial.campaign.run import RunRequest, run_campaign
-from voicedial.emulator.personas import INJECTIONS, Persona, load_personas
+from voicedial.emulator.persona_model import Persona
+from voicedial.emulator.personas import load_personas
+from voicedial.emulator.phrasing import INJECTIONS
 from voicedial.interview import continue_interview, start_interview
 from voicedial.interview.english import normalize
 from voicedial.interview.gaps import Period, find_gaps

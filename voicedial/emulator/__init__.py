@@ -9,13 +9,8 @@ each call as Twilio does, with callers played by personas (SPEC sections 6 and 7
 from voicedial.emulator.app import Emulator, run_emulator
 from voicedial.emulator.brain import CallerBrain, CallerReply
 from voicedial.emulator.calls import SimCall
-from voicedial.emulator.personas import (
-    Gap,
-    Job,
-    Persona,
-    generate_persona,
-    load_personas,
-)
+from voicedial.emulator.persona_model import Gap, Job, Persona
+from voicedial.emulator.personas import generate_persona, load_personas
 
 __all__ = [
     "CallerBrain",

@@ -24,13 +24,15 @@ from urllib.parse import parse_qsl
 
 import phonenumbers
 from starlette.applications import Starlette
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from voicedial.emulator.brain import CallerBrain
 from voicedial.emulator.calls import API_VERSION, CallRunner, SimCall, WebhookClient
-from voicedial.emulator.personas import CallerBrain, Persona, generate_persona, load_personas
+from voicedial.emulator.persona_model import Persona
+from voicedial.emulator.personas import generate_persona, load_personas
 from voicedial.http import bind_socket, serve
 
 __all__ = ["Emulator", "run_emulator"]
@@ -50,7 +52,10 @@ async def read_form(request: Request) -> FormData:
     `parse_qsl` reads several times faster than Starlette's general multipart parser (a third
     of a create's time); anything else goes to Starlette's."""
     if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
-        return FormData(parse_qsl((await request.body()).decode(), keep_blank_values=True))
+        pairs: list[tuple[str, str | UploadFile]] = list(
+            parse_qsl((await request.body()).decode(), keep_blank_values=True)
+        )
+        return FormData(pairs)
     return await request.form()
 
 

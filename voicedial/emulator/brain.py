@@ -14,8 +14,8 @@ from __future__ import annotations
 import random
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
+from voicedial.emulator.persona_model import Job, Persona
 from voicedial.emulator.phrasing import (
     FILLERS,
     INJECTIONS,
@@ -23,11 +23,6 @@ from voicedial.emulator.phrasing import (
     spoken_year,
     with_article,
 )
-
-if TYPE_CHECKING:
-    # Only for annotations: personas.py re-exports this module's names, so importing it here
-    # at run time would be circular.
-    from voicedial.emulator.personas import Job, Persona
 
 __all__ = ["CallerBrain", "CallerReply", "asked_field", "classify"]
 
@@ -202,7 +197,7 @@ class CallerBrain:
         return CallerReply(speech=text, confidence=round(confidence, 4))
 
     def _digits(self, heard: str, intent: str) -> str:
-        options = re.findall(r"press (\d)", heard.lower())
+        options: list[str] = re.findall(r"press (\d)", heard.lower())
         yes = not (intent == "consent" and (not self.persona.consent or self.persona.opt_out))
         if options:
             return options[0] if yes or len(options) == 1 else options[1]

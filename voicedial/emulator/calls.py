@@ -19,7 +19,8 @@ import aiohttp
 import yarl
 from twilio.request_validator import RequestValidator
 
-from voicedial.emulator.personas import CallerBrain, Persona
+from voicedial.emulator.brain import CallerBrain
+from voicedial.emulator.persona_model import Persona
 from voicedial.emulator.twiml import TwimlError, TwimlExecutor
 
 __all__ = ["FINAL_STATUSES", "CallRunner", "SimCall", "WebhookClient", "WebhookReply"]

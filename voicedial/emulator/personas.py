@@ -1,7 +1,7 @@
-"""The emulator's callers: the persona model, its JSON Lines file and generation from a seed.
+"""Where personas come from: the personas JSON Lines file, and generation from a seed for a
+number that has none.
 
-The caller "brain" that plays a persona through a call lives in `brain` (and how it phrases
-things in `phrasing`); its names are re-exported here for existing imports.
+The models themselves are in `persona_model`.
 """
 
 from __future__ import annotations
@@ -9,84 +9,13 @@ from __future__ import annotations
 import json
 import random
 from pathlib import Path
-from typing import Literal
 
-import phonenumbers
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import ValidationError
 
-from voicedial.emulator.brain import CallerBrain, CallerReply, asked_field, classify
-from voicedial.emulator.phrasing import INJECTIONS, spoken_year
+from voicedial.emulator.persona_model import Answer, Gap, Job, Persona, Style
 from voicedial.errors import InputFileError
 
-__all__ = [
-    "INJECTIONS",
-    "CallerBrain",
-    "CallerReply",
-    "Gap",
-    "Job",
-    "Persona",
-    "asked_field",
-    "classify",
-    "generate_persona",
-    "load_personas",
-    "spoken_year",
-]
-
-Answer = Literal["human", "machine", "busy", "no-answer", "failed"]
-Style = Literal["cooperative", "terse", "evasive", "hostile", "prankster", "injection", "silent"]
-
-
-class Job(BaseModel):
-    """One job in a persona's history; `end_year` is None for the current job."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    title: str
-    company: str
-    start_year: int
-    end_year: int | None = None
-
-
-class Gap(BaseModel):
-    """A stretch without work, with the persona's explanation for it."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    start_year: int
-    end_year: int
-    explanation: str
-
-
-class Persona(BaseModel):
-    """One emulated callee (SPEC section 7)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    phone: str
-    answer: Answer = "human"
-    consent: bool = True
-    name: str = "Alex Morgan"
-    jobs: list[Job] = Field(default_factory=list)
-    gaps: list[Gap] = Field(default_factory=list)
-    skills: list[str] = Field(default_factory=list)
-    style: Style = "cooperative"
-    hangup_after_turns: int | None = Field(default=None, ge=0)
-    opt_out: bool = False
-
-    @field_validator("phone")
-    @classmethod
-    def _e164(cls, value: str) -> str:
-        try:
-            number = phonenumbers.parse(value, "US")
-        except phonenumbers.NumberParseException as exc:
-            raise ValueError(f"not a phone number: {value!r}") from exc
-        if not phonenumbers.is_valid_number(number):
-            raise ValueError(f"not a valid phone number: {value!r}")
-        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-    def jobs_newest_first(self) -> list[Job]:
-        """Jobs ordered current first, then by end and start year, newest first."""
-        return sorted(self.jobs, key=lambda j: (j.end_year or 10_000, j.start_year), reverse=True)
+__all__ = ["generate_persona", "load_personas"]
 
 
 def load_personas(path: str | Path) -> dict[str, Persona]:
@@ -119,6 +48,17 @@ def load_personas(path: str | Path) -> dict[str, Persona]:
 
 # --- generation --------------------------------------------------------------------------
 
+# The order matters: generation draws from these with fixed weights, per seed and phone.
+_ANSWERS: list[Answer] = ["human", "machine", "busy", "no-answer", "failed"]
+_STYLES: list[Style] = [
+    "cooperative",
+    "terse",
+    "evasive",
+    "hostile",
+    "prankster",
+    "injection",
+    "silent",
+]
 _FIRST = [
     "Maria",
     "James",
@@ -201,13 +141,8 @@ _GAP_REASONS = [
 def generate_persona(phone: str, seed: int = 0) -> Persona:
     """A deterministic persona for a number that has none: mostly cooperative humans."""
     rng = random.Random(f"persona|{seed}|{phone}")
-    answer: Answer = rng.choices(
-        ["human", "machine", "busy", "no-answer", "failed"], weights=[76, 8, 6, 8, 2]
-    )[0]
-    style: Style = rng.choices(
-        ["cooperative", "terse", "evasive", "hostile", "prankster", "injection", "silent"],
-        weights=[74, 12, 7, 2, 2, 2, 1],
-    )[0]
+    answer = rng.choices(_ANSWERS, weights=[76, 8, 6, 8, 2])[0]
+    style = rng.choices(_STYLES, weights=[74, 12, 7, 2, 2, 2, 1])[0]
     year = rng.randint(2014, 2023)
     jobs: list[Job] = []
     gaps: list[Gap] = []

@@ -4,10 +4,8 @@ and the prompt-injection attempts of the "injection" style."""
 from __future__ import annotations
 
 import random
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from voicedial.emulator.personas import Job
+from voicedial.emulator.persona_model import Job
 
 __all__ = ["FILLERS", "INJECTIONS", "job_sentence", "spoken_year", "with_article"]
 

@@ -10,15 +10,12 @@ import logging
 import xml.etree.ElementTree as ET
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import Any, Literal, Protocol
 from urllib.parse import urljoin
 
-from voicedial.emulator.personas import CallerBrain
+from voicedial.emulator.brain import CallerBrain
 
-if TYPE_CHECKING:
-    from voicedial.emulator.calls import SimCall
-
-__all__ = ["EndReason", "TwimlError", "TwimlExecutor"]
+__all__ = ["CallLog", "EndReason", "TwimlError", "TwimlExecutor"]
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +26,17 @@ APPLICATION_ERROR = "We are sorry, an application error has occurred. Goodbye."
 # (url, method, params) -> response body; raises TwimlError on a transport error or non-2xx.
 Fetch = Callable[[str, str, Mapping[str, str]], Awaitable[str]]
 Sleep = Callable[[float], Awaitable[None]]
+
+
+class CallLog(Protocol):
+    """The parts of a call that executing TwiML writes to (`calls.SimCall` is the real one)."""
+
+    sid: str
+    app_error: int | None
+    transcript: list[tuple[str, str]]
+
+    def record(self, kind: str, **details: Any) -> None:
+        """Append an event to the call's history."""
 
 
 class TwimlError(Exception):
@@ -67,7 +75,7 @@ def _method(elem: ET.Element) -> str:
 class TwimlExecutor:
     """Walks TwiML documents for one call, consulting the caller's brain at each Gather."""
 
-    def __init__(self, *, call: SimCall, brain: CallerBrain, fetch: Fetch, sleep: Sleep) -> None:
+    def __init__(self, *, call: CallLog, brain: CallerBrain, fetch: Fetch, sleep: Sleep) -> None:
         self.call = call
         self.brain = brain
         self._fetch = fetch
