@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 
 from tests.conftest import EXAMPLES
 from tests.support import json_lines, voicedial
-from voicedial.cli.app import SIM_NOTICE, app
+from voicedial.cli.app import app
+from voicedial.cli.campaign import SIM_NOTICE
 from voicedial.emulator import load_personas
 from voicedial.state.embedded import stop_embedded
 

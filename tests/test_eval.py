@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import voicedial.cli.eval  # noqa: F401  (registers `voicedial eval` on the app)
 from voicedial.campaign.eval import PersonaResult, company_key, injection_flow_changed, score
 from voicedial.cli.app import app
-from voicedial.emulator.personas import INJECTIONS, Persona, load_personas
+from voicedial.emulator.persona_model import Persona
+from voicedial.emulator.personas import load_personas
+from voicedial.emulator.phrasing import INJECTIONS
 
 PERSONAS = Path(__file__).resolve().parent / "personas"
 

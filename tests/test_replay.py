@@ -107,6 +107,12 @@ async def test_one_event_elsewhere_history_and_since(
     assert missing.exit_code == 2 and "no event CAnope" in missing.output
 
 
+async def test_unreadable_since_is_one_line_and_exit_2(redis: aioredis.Redis) -> None:
+    result = await cli("replay-outbox", "--since", "last tuesday")
+    assert result.exit_code == 2
+    assert "--since 'last tuesday'" in result.output and "Traceback" not in result.output
+
+
 async def test_private_target_is_refused_and_reported(redis: aioredis.Redis) -> None:
     receiver = Receiver()
     async with running_server(receiver.app) as base:

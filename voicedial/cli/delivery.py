@@ -1,30 +1,32 @@
 """`voicedial replay-outbox` and `voicedial export`: options -> one library call -> exit code.
-
-Registered on the app by importing this module at the bottom of `voicedial.cli`.
-"""
+Registered on the app by `voicedial.cli.app`."""
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from voicedial.cli.app import _duration, _run, _settings, app, err
-from voicedial.delivery.export import EXPORT_FORMATS, export_campaign
-from voicedial.delivery.replay import ReplayItem, ReplayRequest, ReplaySummary, replay_outbox
-from voicedial.delivery.storage import open_storage
-from voicedial.delivery.webhooks import WebhookSender
-from voicedial.errors import UsageError
-from voicedial.state.connect import open_redis
+from voicedial.cli.common import (
+    EXIT_WORK_LEFT,
+    CampaignArg,
+    err,
+    fail,
+    get_settings,
+    parse_duration,
+    run,
+)
+from voicedial.errors import UsageError, VoicedialError
+
+if TYPE_CHECKING:
+    from voicedial.delivery.replay import ReplayItem, ReplaySummary
 
 __all__ = ["export", "replay"]
-
-EXIT_WORK_LEFT = 75
 
 
 def _since(text: str | None) -> datetime | None:
@@ -34,12 +36,11 @@ def _since(text: str | None) -> datetime | None:
     try:
         when = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        ago = _duration(text, "--since") or 0.0
+        ago = parse_duration(text, "--since") or 0.0
         return datetime.now(UTC) - timedelta(seconds=ago)
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
-@app.command("replay-outbox")
 def replay(
     event: Annotated[
         list[str] | None,
@@ -66,11 +67,22 @@ def replay(
 ) -> None:
     """Send webhook events again: the dead-lettered ones by default. Safe while campaigns run;
     each event keeps its webhook-id. Exit 0: all sent; 75: some failed or were refused."""
-    settings = _settings()
+    # Redis, storage (boto3) and the webhook sender (aiohttp): imported here so that the
+    # start-up of every command, --help and completion stays fast.
+    from voicedial.delivery.replay import ReplayRequest, replay_outbox
+    from voicedial.delivery.storage import open_storage
+    from voicedial.delivery.webhooks import WebhookSender
+    from voicedial.state.connect import open_redis
+
+    settings = get_settings()
+    try:
+        since_at = _since(since)
+    except VoicedialError as exc:
+        raise fail(exc) from None
     request = ReplayRequest(
         campaigns=tuple(campaign or ()),
         event_ids=tuple(event or ()),
-        since=_since(since),
+        since=since_at,
         all_events=all_events,
         webhook_url=webhook_url,
         default_url=settings.webhook_url,
@@ -104,7 +116,7 @@ def replay(
         finally:
             await sender.aclose()
 
-    summary = _run(go)
+    summary = run(go)
     console = Console()
     for item in summary.items:
         if item.outcome != "delivered":
@@ -119,9 +131,8 @@ def replay(
         raise typer.Exit(EXIT_WORK_LEFT)
 
 
-@app.command("export")
 def export(
-    campaign: Annotated[str, typer.Argument(help="Campaign name.")],
+    campaign: CampaignArg,
     output: Annotated[Path, typer.Option("-o", "--output", help="File to write.")],
     fmt: Annotated[
         str | None,
@@ -132,8 +143,14 @@ def export(
 ) -> None:
     """The campaign's results as one table: one row per contact (state, disposition, attempts,
     the profile's fields flattened). Contacts appear by id and phone_hash, never by number."""
+    # Redis, storage (boto3) and the table writers (pandas, pyarrow): imported here so that
+    # --help and completion stay fast.
+    from voicedial.delivery.export import EXPORT_FORMATS, export_campaign
+    from voicedial.delivery.storage import open_storage
+    from voicedial.state.connect import open_redis
+
     chosen = fmt or {".jsonl": "jsonl", ".parquet": "parquet"}.get(output.suffix, "csv")
-    settings = _settings()
+    settings = get_settings()
 
     async def go() -> int:
         if chosen not in EXPORT_FORMATS:
@@ -142,7 +159,7 @@ def export(
         async with open_redis(settings) as redis:
             return await export_campaign(redis, storage, campaign, output, chosen)
 
-    rows = _run(go)
+    rows = run(go)
     Console(stderr=True).print(
         json.dumps({"rows": rows, "file": str(output), "format": chosen}), highlight=False
     )

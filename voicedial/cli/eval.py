@@ -1,21 +1,21 @@
 """`voicedial eval PERSONAS.jsonl`: play personas through the emulator and score the interviewer.
-
-Registered on the app from `voicedial.cli` (which imports this module at its bottom).
-"""
+Registered on the app by `voicedial.cli.app`."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from voicedial.campaign.eval import EvalReport, run_eval
-from voicedial.cli.app import _run, _settings, app
+from voicedial.cli.common import get_settings, run
 from voicedial.errors import UsageError
+
+if TYPE_CHECKING:
+    from voicedial.campaign.eval import EvalReport
 
 __all__ = ["eval_command", "render_report"]
 
@@ -36,10 +36,13 @@ def render_report(report: EvalReport, *, title: str = "Interviewer evaluation") 
     return table
 
 
-@app.command("eval")
 def eval_command(
     personas: Annotated[
-        Path, typer.Argument(help="Personas (JSON Lines, SPEC section 7).", show_default=False)
+        Path,
+        typer.Argument(
+            help="Personas (JSON Lines, one caller per line; see examples/personas.jsonl).",
+            show_default=False,
+        ),
     ],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
     agent: Annotated[str, typer.Option(help="scripted or openai.")] = "scripted",
@@ -50,7 +53,11 @@ def eval_command(
     """Play PERSONAS through the Twilio emulator over the real protocol (a `sim` campaign) and
     print completion, job precision/recall, year, title and gap accuracy, adversarial
     separation, consent and opt-out correctness against the interviewer's targets."""
-    settings = _settings()
+    # The emulator, the interviewer and the whole campaign stack: imported here so that the
+    # start-up of every command, --help and completion stays fast.
+    from voicedial.campaign.eval import run_eval
+
+    settings = get_settings()
 
     async def go() -> EvalReport:
         if agent not in ("scripted", "openai"):
@@ -59,7 +66,7 @@ def eval_command(
             raise UsageError(f"{personas}: no such file")
         return await run_eval(settings, personas, agent=agent, speed=speed, seed=seed)
 
-    report = _run(go)
+    report = run(go)
     if as_json:
         typer.echo(json.dumps(report.as_json(), indent=2))
         return

@@ -7,17 +7,18 @@ from __future__ import annotations
 import sys
 import time
 from datetime import UTC, datetime
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-import structlog
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
-from voicedial.campaign.importer import ImportSummary
-from voicedial.state.keys import ACTIVE_STATES, TERMINAL_STATES
+from voicedial.state.states import ACTIVE_STATES, TERMINAL_STATES
+
+if TYPE_CHECKING:
+    from voicedial.campaign.importer import ImportSummary
 
 __all__ = ["LiveReporter", "LogReporter", "render_live", "render_status"]
 
@@ -214,6 +215,8 @@ class LogReporter:
     `every_s` seconds. Contacts appear only by their hash; no setting or secret is logged."""
 
     def __init__(self, *, every_s: float = 10.0, stream: TextIO | None = None) -> None:
+        import structlog  # a fifth of a second: paid only by commands that log, not by --help
+
         self.every_s = every_s
         self._last = 0.0
         self._log = structlog.wrap_logger(
