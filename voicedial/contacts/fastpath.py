@@ -14,7 +14,7 @@ but a few prefixes) only on its first six digits (NPA-NXX). So this module:
 3. looks each row's prefix up in the table.
 
 Everything else (undecided prefixes, other spellings, other countries, other regions) is left to
-`voicedial.phones.analyse`, the reference path. The table is built by replaying, prefix by
+`voicedial.contacts.phones.analyse`, the reference path. The table is built by replaying, prefix by
 prefix and vectorised, the exact decisions `phonenumbers` makes (the region chosen by leading
 digits or validity, the number type in its order of precedence, the time-zone prefix data), in
 three-valued logic so that anything the analysis cannot prove becomes *undecided*, never wrong.
@@ -27,7 +27,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -38,10 +38,12 @@ from phonenumbers.phonemetadata import PhoneMetadata
 from phonenumbers.phonenumberutil import _GEO_MOBILE_COUNTRIES
 from phonenumbers.tzdata import TIMEZONE_DATA
 
-try:  # Python 3.11+: the regex parser moved under `re`
-    from re import _parser as sre_parse  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover
-    import sre_parse  # type: ignore[no-redef]
+from voicedial.contacts.phones import valid_timezone
+
+if TYPE_CHECKING:  # typeshed describes the regex parser under its old name only
+    import sre_parse
+else:  # Python 3.11 moved it under `re`; importing `sre_parse` is deprecated (it warns)
+    from re import _parser as sre_parse
 
 __all__ = [
     "FAST_REGIONS",
@@ -252,8 +254,6 @@ class NanpTable:
 
 
 def _build() -> NanpTable:
-    from voicedial.contacts.phones import valid_timezone  # phones imports this module lazily
-
     # Which region phonenumbers picks for a prefix (the first whose leading digits, or whose
     # number types, claim every completion), and the number kind in that region. Regions are
     # taken one at a time and their tables dropped: building them all first cost 125 MB.
@@ -262,6 +262,8 @@ def _build() -> NanpTable:
     kind = np.full(_TABLE_SIZE, _UNKNOWN, dtype=np.int8)
     for region in phonenumbers.COUNTRY_CODE_TO_REGION_CODE[1]:
         metadata = PhoneMetadata.metadata_for_region(region)
+        if metadata is None:  # as phonenumbers does when it picks a number's region
+            continue
         region_kind, region_kind_mixed = _kind(metadata, 1)
         if metadata.leading_digits is not None:
             cond = _tri(metadata.leading_digits, prefix_match=True)

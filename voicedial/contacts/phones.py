@@ -45,7 +45,7 @@ def mask_numbers(text: str) -> str:
 
 
 def phone_hash(e164: str, key: bytes) -> str:
-    """HMAC-SHA256 of the E.164 number under `key`, as lowercase hex (SPEC §8)."""
+    """HMAC-SHA256 of the E.164 number under `key`, as lowercase hex."""
     return hmac.new(key, e164.encode("ascii"), hashlib.sha256).hexdigest()
 
 
@@ -99,6 +99,8 @@ def _parse_typed(raw: str, region: str) -> tuple[phonenumbers.PhoneNumber, int] 
 
 
 def _zones(number: phonenumbers.PhoneNumber, kind: int) -> tuple[str, ...]:
+    if number.country_code is None:  # phonenumbers.parse sets it on every number it returns
+        return ()
     if phonenumbers.is_number_type_geographical(kind, number.country_code):
         names = pn_timezone.time_zones_for_geographical_number(number)
     else:  # toll-free, most mobiles outside the Americas...: the country's zones

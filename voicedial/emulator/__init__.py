@@ -1,5 +1,5 @@
 """A Twilio look-alike on loopback: the real `twilio` SDK talks to it over HTTP, and it drives
-each call as Twilio does, with callers played by personas (SPEC sections 6 and 7).
+each call as Twilio does, with callers played by personas.
 
     emulator = Emulator(account_sid=..., auth_token=..., personas=load_personas(path))
     async with running_server(emulator.app) as base_url:

@@ -1,5 +1,5 @@
-"""What a persona is: the pydantic models of one emulated callee and their work history
-(SPEC section 7). Loading and generating personas live in `personas`."""
+"""What a persona is: the pydantic models of one emulated callee and their work history (one
+line of a personas JSON Lines file). Loading and generating personas live in `personas`."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ class Gap(BaseModel):
 
 
 class Persona(BaseModel):
-    """One emulated callee (SPEC section 7)."""
+    """One emulated callee."""
 
     model_config = ConfigDict(extra="forbid")
 

@@ -1,4 +1,4 @@
-"""The interview's part of the worker profile (SPEC section 8), built from the final state."""
+"""The interview's part of the worker profile, built from the final state."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ def _completeness(state: InterviewState, gaps: list[dict[str, Any]]) -> float:
 
 
 def profile_fields(state: InterviewState) -> dict[str, Any]:
-    """The interview's part of the worker profile (SPEC §8).
+    """The interview's part of the worker profile.
 
     Without consent (declined, silent, or opted out, which withdraws it) every data field is
     empty: nothing the caller said is kept.
