@@ -15,7 +15,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
-from voicedial.state.states import ACTIVE_STATES, TERMINAL_STATES
+from voicedial.state.states import ACTIVE_STATES, TERMINAL_STATES, ContactState
 
 if TYPE_CHECKING:
     from voicedial.campaign.importer import ImportSummary
@@ -112,7 +112,7 @@ def render_live(status: dict[str, Any], *, elapsed_s: float | None = None) -> Re
     gauges.add_row("Twilio queue time", "-" if queue is None else f"{queue} ms")
     gauges.add_row("in progress / cap", f"{conc.get('active', 0)} / {conc.get('cap')}")
     gauges.add_row("calls placed", str(status.get("calls_placed", 0)))
-    gauges.add_row("waiting for window", str(states.get("waiting_window", 0)))
+    gauges.add_row("waiting for window", str(states.get(ContactState.WAITING_WINDOW, 0)))
     gauges.add_row("next due", _when(status.get("next_due_at")))
     gauges.add_row("outbox pending", str(outbox.get("pending", 0)))
     gauges.add_row("delivered / dead", f"{outbox.get('delivered', 0)} / {outbox.get('dead', 0)}")

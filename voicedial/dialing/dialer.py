@@ -203,11 +203,20 @@ class Dialer:
         if not ids:
             return []
         batch = []
-        for contact in await self.store.contacts(ids):
+        for contact, on_dnc in await self.store.claimed_contacts(ids):
             contact_id = contact["contact_id"]
-            if await self._in_window(contact_id, contact):
+            if on_dnc:
+                await self._skip_do_not_call(contact_id, contact)
+            elif await self._in_window(contact_id, contact):
                 batch.append((contact_id, contact))
         return batch
+
+    async def _skip_do_not_call(self, contact_id: str, contact: dict[str, str]) -> None:
+        """The number asked not to be called (in any campaign) after this list was imported."""
+        await self.store.release(
+            contact_id, state=ContactState.DO_NOT_CALL, due_ms=None, reason="do_not_call"
+        )
+        self._audit("call_skipped", contact_id, contact, reason="do_not_call")
 
     async def _in_window(self, contact_id: str, contact: dict[str, str]) -> bool:
         zones = [z for z in contact.get("timezones", "").split(",") if z]

@@ -178,6 +178,15 @@ class CampaignStore:
             out.append(row)
         return out
 
+    async def claimed_contacts(
+        self, contact_ids: Sequence[str]
+    ) -> list[tuple[dict[str, str], bool]]:
+        """Claimed contacts, each with whether its number is on the shared do-not-call set now
+        (it may have opted out in another campaign since this list was imported)."""
+        contacts = await self.contacts(contact_ids)
+        flags = await self.dnc_members([c.get("phone_hash", "") for c in contacts])
+        return list(zip(contacts, flags, strict=True))
+
     # -- dialling ------------------------------------------------------------------------
     async def claim(
         self, *, limit: int, max_concurrent: int, lease_ms: int, worker: str

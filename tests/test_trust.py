@@ -1,0 +1,101 @@
+"""The promises a dialler must keep, each shown by causing the situation for real: the embedded
+Redis, the twilio SDK over HTTP to the emulator, the callback server over HTTP. Assertions are on
+ground truth: the emulator's record of calls, the files in storage, the audit trail."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import redis.asyncio as aioredis
+
+from tests.support import CALLER_ID, Collector, cooperative, emulator, fictional_numbers, write_csv
+from voicedial.campaign.importer import import_csv
+from voicedial.campaign.run import RunRequest, run_campaign
+from voicedial.campaign.session import EXIT_DONE
+from voicedial.options import CampaignOptions
+from voicedial.settings import SIM_ACCOUNT_SID, SIM_AUTH_TOKEN, Settings, load_settings
+from voicedial.state.store import CampaignStore
+
+
+def _settings(monkeypatch: pytest.MonkeyPatch, api_url: str, tmp_path: Path) -> Settings:
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", SIM_ACCOUNT_SID)
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", SIM_AUTH_TOKEN)
+    monkeypatch.setenv("VOICEDIAL_TWILIO_API_URL", api_url)
+    monkeypatch.setenv("VOICEDIAL_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("VOICEDIAL_STORAGE_URL", f"file://{tmp_path / 'data'}")
+    return load_settings()
+
+
+def _options(name: str, **kw: object) -> CampaignOptions:
+    base: dict[str, object] = dict(
+        name=name,
+        from_number=CALLER_ID,
+        account_sid=SIM_ACCOUNT_SID,
+        provider="twilio",
+        windows_enforced=False,
+        cps=50,
+        max_concurrent=50,
+        max_attempts=1,
+        retry_delay_s=0,
+    )
+    base.update(kw)
+    return CampaignOptions(**base)  # type: ignore[arg-type]
+
+
+def _audit(data: Path) -> list[dict[str, object]]:
+    return [
+        json.loads(line)
+        for path in sorted((data / "audit").rglob("*.jsonl"))
+        for line in path.read_text().splitlines()
+    ]
+
+
+@pytest.mark.timeout(60)
+async def test_an_opt_out_in_one_campaign_stops_every_other(
+    redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    numbers = fictional_numbers(4)
+    quitter = numbers[0]
+    people = {n: cooperative(n) for n in numbers}
+    people[quitter] = cooperative(quitter).model_copy(update={"opt_out": True})
+    later = write_csv(tmp_path / "later.csv", numbers)
+    first = write_csv(tmp_path / "first.csv", numbers)
+    async with emulator(people) as (emu, url):
+        settings = _settings(monkeypatch, url, tmp_path)
+        # Campaign "later" is imported before the opt-out happens, and dialled after it.
+        client = aioredis.from_url(redis_url)
+        summary = await import_csv(
+            CampaignStore(client, "later"),
+            later,
+            region="US",
+            hash_key=settings.hash_key(),
+            dnc=set(),
+            rejects_dir=tmp_path / "rejects",
+        )
+        assert summary.added == 4
+        await client.aclose()
+        code = await run_campaign(
+            settings, RunRequest(csv=first, options=_options("first"), port=0), Collector()
+        )
+        assert code == EXIT_DONE
+        code = await run_campaign(
+            settings, RunRequest(csv=later, options=_options("later"), port=0), Collector()
+        )
+        assert code == EXIT_DONE
+        called = Counter(call.to for call in emu.calls.values())
+    assert called[quitter] == 1  # in "first", where they asked not to be called again
+    assert all(called[n] == 2 for n in numbers[1:])
+    client = aioredis.from_url(redis_url)
+    contact = (await CampaignStore(client, "later").counts()).get("do_not_call")
+    await client.aclose()
+    assert contact == 1
+    skipped = [
+        r
+        for r in _audit(tmp_path / "data")
+        if r.get("event") == "call_skipped" and r.get("campaign") == "later"
+    ]
+    assert [r.get("reason") for r in skipped] == ["do_not_call"]
+    assert quitter not in json.dumps(skipped)  # by phone_hash, never the number
