@@ -151,6 +151,55 @@ async def test_voice_and_gather_turns_are_twiml_and_replayed_on_repeat(rig: Rig)
     assert call["turn"] == "2"
 
 
+async def test_a_callsid_the_campaign_never_placed_changes_nothing(rig: Rig) -> None:
+    stranger = "CA" + "f" * 32
+    # The contact's own call finishes with an interview; then signed callbacks arrive for a
+    # call this campaign never placed, naming the same (now finished) contact.
+    assert (await rig.post(rig.query("status"), _status("completed", 4))).status_code == 204
+    before = await rig.store.contact(rig.contact_id)
+    stats = await rig.store.redis.hgetall(rig.store.keys.stats)
+    for kind, form in [
+        ("voice", {"CallSid": stranger, "AccountSid": SIM_ACCOUNT_SID}),
+        ("amd", {"CallSid": stranger, "AccountSid": SIM_ACCOUNT_SID, "AnsweredBy": "human"}),
+        ("status", {**_status("in-progress", 2), "CallSid": stranger}),
+        ("status", {**_status("completed", 5), "CallSid": stranger, "CallDuration": "60"}),
+    ]:
+        response = await rig.post(rig.query(kind), form)
+        assert response.status_code in (200, 204)
+        if kind == "voice":
+            assert "<Hangup" in response.text and "<Gather" not in response.text
+    assert await rig.store.contact(rig.contact_id) == before
+    assert await rig.store.redis.hgetall(rig.store.keys.stats) == stats  # no event, no call
+    assert await rig.store.call(stranger) == {}
+    assert await rig.store.redis.xlen(rig.store.keys.outbox) == 1  # the contact's own call
+
+
+async def test_a_callback_that_beats_the_dialler_is_still_adopted(rig: Rig) -> None:
+    # A contact being dialled whose create has not been recorded yet: its first callback is
+    # the campaign's call (the dialler records it a moment later).
+    await rig.store.import_contacts(
+        [
+            Contact(
+                contact_id="beef",
+                e164="+12015550123",
+                phone_hash="cd" * 32,
+                external_id=None,
+                name=None,
+                timezones=(),
+                webhook_url=None,
+                context={},
+                row=2,
+            )
+        ]
+    )
+    assert await rig.store.claim(limit=1, max_concurrent=5, lease_ms=60_000, worker="t") == ["beef"]
+    early = "CA" + "e" * 32
+    path = "/twilio/status?" + urlencode({"c": "srv", "k": "beef"})
+    assert (await rig.post(path, {**_status("in-progress", 2), "CallSid": early})).status_code
+    assert (await rig.store.call(early))["contact_id"] == "beef"
+    assert (await rig.store.counts()).get("in_call") == 1
+
+
 async def test_malformed_and_oversized_requests(rig: Rig) -> None:
     no_sid = {"AccountSid": SIM_ACCOUNT_SID, "CallStatus": "busy"}
     assert (await rig.post(rig.query("status"), no_sid)).status_code == 400
@@ -321,7 +370,10 @@ async def test_auto_pipelined_commands_fail_together_when_redis_is_gone(tmp_path
 async def test_auto_pipelined_scripts_survive_a_script_flush(redis_url: str) -> None:
     plain = aioredis.from_url(redis_url)
     store = CampaignStore(AutoPipelinedRedis(plain), "ap")
-    await plain.hset(store.keys.call(SID), mapping={"seq": "-1", "status": "queued"})
+    # A call the dialler recorded (its record names its contact).
+    await plain.hset(
+        store.keys.call(SID), mapping={"seq": "-1", "status": "queued", "contact_id": "c1"}
+    )
     await plain.script_flush()
     done = await asyncio.gather(
         *(store.progress(SID, "c1", status="ringing", seq=seq, lease_ms=1000) for seq in range(3))

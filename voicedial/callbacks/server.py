@@ -34,7 +34,7 @@ from voicedial.options import CampaignOptions
 from voicedial.state.autopipeline import AutoPipelinedRedis
 from voicedial.state.connect import RedisClient, ping
 from voicedial.state.snapshot import campaign_names, snapshot
-from voicedial.state.states import FINAL_CALL_STATUSES
+from voicedial.state.states import FINAL_CALL_STATUSES, ContactState
 from voicedial.state.store import CampaignStore
 
 __all__ = ["MAX_BODY_BYTES", "CallbackServer"]
@@ -213,6 +213,9 @@ class CallbackServer:
         contact = await store.contact(contact_id)
         if not contact:
             raise _BadRequest(400, "unknown contact")
+        if not owns_call(call, contact, contact_id):
+            log.warning("voice webhook for a call this campaign did not place: hung up")
+            return self._twiml(str(VoiceResponse().hangup()))
         state, reply = start_interview(
             caller_name=contact.get("name") or None,
             org_name=options.org_name,
@@ -303,9 +306,12 @@ class CallbackServer:
     async def amd(self, request: Request) -> Response:
         """Async answering-machine detection: a machine is hung up on (voicemail, retried)."""
         query, form = await self._verified_form(request)
-        campaign, _, call_sid = self._ids(query, form)
+        campaign, contact_id, call_sid = self._ids(query, form)
         self._counted["amd"].inc()
         store, _ = await self._campaign(campaign)
+        call, contact = await store.call(call_sid), await store.contact(contact_id)
+        if not owns_call(call, contact, contact_id):
+            return Response(status_code=204)  # not this campaign's call: change nothing
         answered_by = form.get("AnsweredBy", "unknown")
         await store.update_call(call_sid, answered_by=answered_by)
         if (answered_by.startswith("machine") or answered_by == "fax") and self.provider:
@@ -333,6 +339,16 @@ class CallbackServer:
             self.metrics.pace.labels(name).set(status["pace"]["cps_10s"])
             self.metrics.remaining.labels(name).set(status["remaining"])
         return Response(generate_latest(self.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def owns_call(call: dict[str, str], contact: dict[str, str], contact_id: str) -> bool:
+    """Whether a callback's CallSid is this campaign's call for this contact: its record names
+    the contact, or (a callback that beat the dialler's record of the call) the contact is being
+    dialled. The Lua scripts apply the same rule (settle_read.lua)."""
+    owner = call.get("contact_id")
+    if owner:
+        return owner == contact_id
+    return contact.get("state") in (ContactState.DIALLING, ContactState.IN_CALL)
 
 
 def _float(value: str | None) -> float | None:

@@ -323,11 +323,12 @@ class CampaignStore:
         contact_fields: Sequence[str],
     ) -> tuple[dict[str, str], dict[str, str]] | None:
         """The named fields of a call and of its contact, in one round trip; None when the call
-        was already settled. The contact's packed fields are unpacked (records.py)."""
+        was already settled, or is not this campaign's call for this contact (a CallSid it never
+        placed). The contact's packed fields are unpacked (records.py)."""
         wanted = [*contact_fields, records.PACKED]
         found = await self.scripts.settle_read(
             keys=[self.keys.call(call_sid), self.keys.contact(contact_id)],
-            args=[len(call_fields), *call_fields, *wanted],
+            args=[contact_id, len(call_fields), *call_fields, *wanted],
         )
         if found is None:
             return None

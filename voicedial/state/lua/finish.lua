@@ -5,12 +5,16 @@
 -- ARGV[1] call sid, ARGV[2] contact state, ARGV[3] next due ms or '' (terminal),
 -- ARGV[4] event JSON or '', ARGV[5] recent-outcome JSON, ARGV[6] final CallStatus,
 -- ARGV[7] disposition, ARGV[8] contact id.
-if redis.call('HGET', KEYS[1], 'final') == '1' then return 0 end
-redis.call('HSET', KEYS[1], 'final', '1', 'status', ARGV[6], 'disposition', ARGV[7])
+local final, owner = unpack(redis.call('HMGET', KEYS[1], 'final', 'contact_id'))
+if final == '1' then return 0 end
 local id = ARGV[8]
-redis.call('HSETNX', KEYS[1], 'contact_id', id)
 local current, old, attempts = unpack(redis.call('HMGET', KEYS[2], 'last_call_sid', 'state',
                                                  'attempts'))
+-- Not this campaign's call for this contact (see settle_read.lua): change nothing.
+if owner and owner ~= id then return 0 end
+if not owner and old ~= 'dialling' and old ~= 'in_call' then return 0 end
+redis.call('HSET', KEYS[1], 'final', '1', 'status', ARGV[6], 'disposition', ARGV[7])
+redis.call('HSETNX', KEYS[1], 'contact_id', id)
 if current ~= ARGV[1] and old == 'dialling' then
   -- The final status beat the dialler's record of the call (see progress.lua).
   redis.call('HSET', KEYS[2], 'last_call_sid', ARGV[1])

@@ -5,14 +5,17 @@
 -- ARGV[5] contact id.
 -- (Fields are read with one HMGET per hash: each redis.call costs the server about as much as
 -- the work it does, and this runs for most callbacks.)
-local final, seq = unpack(redis.call('HMGET', KEYS[1], 'final', 'seq'))
+local final, seq, owner = unpack(redis.call('HMGET', KEYS[1], 'final', 'seq', 'contact_id'))
 if final == '1' then return 0 end
 if tonumber(ARGV[2]) <= tonumber(seq or '-1') then return 0 end
-redis.call('HSET', KEYS[1], 'seq', ARGV[2], 'status', ARGV[1])
 local id = ARGV[5]
-redis.call('HSETNX', KEYS[1], 'contact_id', id)
 local current, state, attempts = unpack(redis.call('HMGET', KEYS[2], 'last_call_sid', 'state',
                                                    'attempts'))
+-- Not this campaign's call for this contact (see settle_read.lua): change nothing.
+if owner and owner ~= id then return 0 end
+if not owner and state ~= 'dialling' and state ~= 'in_call' then return 0 end
+redis.call('HSET', KEYS[1], 'seq', ARGV[2], 'status', ARGV[1])
+redis.call('HSETNX', KEYS[1], 'contact_id', id)
 if current ~= ARGV[4] then
   -- A callback can beat the dialler's own record of the call; adopt it while the contact is
   -- still being dialled (an older call of this contact was settled before it was re-claimed).
