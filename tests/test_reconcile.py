@@ -4,6 +4,7 @@ from what Twilio (the emulator, over HTTP) says, before it is ever dialled again
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -183,3 +184,25 @@ async def test_number_twilio_calls_invalid_is_settled_not_retried(busy: Rig) -> 
     contact = await busy.store.contact("bad")
     assert contact["attempts"] == "1" and contact["reason"] == "twilio 21211"
     assert len(busy.emu.calls) == 0
+
+
+async def test_a_call_twilio_does_not_know_settles_once_without_a_profile(busy: Rig) -> None:
+    # The worker died mid-interview and its emulator (the only "Twilio" that knew the call)
+    # died with it: the call record holds a consenting interview, Twilio answers 404.
+    from voicedial.interview import start_interview
+
+    await busy.claim_as_dead_worker()
+    lost = "CA" + "0" * 31 + "9"
+    await busy.store.record_dial("c1", lost, lease_ms=1)
+    state, _ = start_interview(caller_name=None, org_name="Acme", now_year=2026)
+    state.consent_given = True
+    await busy.store.update_call(lost, interview=state.model_dump_json(), answered_at=1)
+    await asyncio.sleep(0.01)  # the 1 ms lease has expired
+    assert await busy.reconciler.run_once() == 1
+    assert await busy.reconciler.run_once() == 0  # settled once
+    assert await busy.store.counts() == {"retry_wait": 1}
+    events = await busy.store.redis.xrange(busy.store.keys.outbox)
+    assert len(events) == 1
+    event = json.loads(events[0][1][b"event"])
+    assert event["type"] == "call.settled" and "profile" not in event
+    assert event["outcome"]["disposition"] == "failed"

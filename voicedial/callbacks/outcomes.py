@@ -124,9 +124,14 @@ async def settle_call(
     duration_s: int | None,
     answered_by: str | None,
     recording_url: str | None = None,
-) -> str | None:
+    carrier_lost: bool = False,
+) -> Disposition | None:
     """Settle a call that reached a final status, once. Returns the disposition, or None when
-    this call had already been settled (a repeated or late callback)."""
+    this call had already been settled (a repeated or late callback) or is not the campaign's.
+
+    `carrier_lost`: the carrier has no record of the call (it was lost with the process that
+    placed it). Whatever was said cannot be vouched for: it settles as `failed`, retried while
+    attempts are left, and keeps no profile."""
     inputs = await store.settle_inputs(
         call_sid, contact_id, call_fields=CALL_FIELDS, contact_fields=CONTACT_FIELDS
     )
@@ -136,7 +141,9 @@ async def settle_call(
     contact["contact_id"] = contact_id
     answered_by = answered_by or call.get("answered_by") or None
     interview = (
-        InterviewState.model_validate_json(call["interview"]) if call.get("interview") else None
+        InterviewState.model_validate_json(call["interview"])
+        if call.get("interview") and not carrier_lost
+        else None
     )
     if interview is not None and interview.outcome == Outcome.IN_PROGRESS:
         on_hangup(interview)

@@ -103,7 +103,8 @@ class Reconciler:
         except TelephonyError as exc:
             if exc.status != 404:
                 raise
-            # Twilio has no such call (the emulator that held it is gone): retry the contact.
+            # Twilio has no such call (the emulator that held it is gone): retry the contact,
+            # once, with no profile.
             await settle_call(
                 self.store,
                 self.options,
@@ -112,6 +113,7 @@ class Reconciler:
                 call_status="failed",
                 duration_s=None,
                 answered_by=None,
+                carrier_lost=True,
             )
             return 1
         if remote.status in FINAL_CALL_STATUSES:
