@@ -11,12 +11,22 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
-from tests.support import CALLER_ID, Collector, cooperative, emulator, fictional_numbers, write_csv
+from tests.support import (
+    CALLER_ID,
+    Collector,
+    cooperative,
+    emulator,
+    fictional_numbers,
+    sim_env,
+    voicedial,
+    write_csv,
+)
 from voicedial.campaign.importer import import_csv
 from voicedial.campaign.run import RunRequest, run_campaign
 from voicedial.campaign.session import EXIT_DONE
 from voicedial.options import CampaignOptions
 from voicedial.settings import SIM_ACCOUNT_SID, SIM_AUTH_TOKEN, Settings, load_settings
+from voicedial.state.identity import shared_hash_key
 from voicedial.state.store import CampaignStore
 
 
@@ -71,7 +81,7 @@ async def test_an_opt_out_in_one_campaign_stops_every_other(
             CampaignStore(client, "later"),
             later,
             region="US",
-            hash_key=settings.hash_key(),
+            hash_key=await shared_hash_key(client, settings.proposed_hash_key()),
             dnc=set(),
             rejects_dir=tmp_path / "rejects",
         )
@@ -99,3 +109,39 @@ async def test_an_opt_out_in_one_campaign_stops_every_other(
     ]
     assert [r.get("reason") for r in skipped] == ["do_not_call"]
     assert quitter not in json.dumps(skipped)  # by phone_hash, never the number
+
+
+@pytest.mark.timeout(90)
+async def test_one_phone_hash_key_per_redis(
+    redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    numbers = fictional_numbers(3)
+    csv = write_csv(tmp_path / "people.csv", numbers)
+    async with emulator({n: cooperative(n) for n in numbers}) as (emu, url):
+        monkeypatch.setenv("VOICEDIAL_PHONE_HASH_KEY", "a" * 64)
+        settings = _settings(monkeypatch, url, tmp_path)
+        request = RunRequest(csv=csv, options=_options("one"), port=0)
+        assert await run_campaign(settings, request, Collector()) == EXIT_DONE
+        # Another machine on the same Redis with another key: refused before anything happens.
+        env = {
+            **sim_env(url, redis_url, tmp_path / "other-home"),
+            "VOICEDIAL_PHONE_HASH_KEY": "b" * 64,
+        }
+        other = await voicedial(
+            "campaign", "run", str(csv), "--name", "two", "--no-live", env=env, cwd=tmp_path
+        )
+        # A third with no key of its own adopts the shared one: same people, same contacts.
+        monkeypatch.delenv("VOICEDIAL_PHONE_HASH_KEY")
+        monkeypatch.setenv("VOICEDIAL_HOME", str(tmp_path / "third-home"))
+        summary = Collector()
+        again = RunRequest(csv=csv, options=_options("one"), port=0)
+        assert await run_campaign(load_settings(), again, summary) == EXIT_DONE
+        calls = len(emu.calls)
+    assert other.code == 2
+    assert len(other.stderr.strip().splitlines()) == 1 and "differs" in other.stderr
+    client = aioredis.from_url(redis_url)
+    assert not await CampaignStore(client, "two").exists()
+    await client.aclose()
+    assert summary.summary is not None
+    assert (summary.summary.existing, summary.summary.added) == (3, 0)
+    assert calls == 3  # nobody called twice

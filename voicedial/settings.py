@@ -5,8 +5,6 @@ Command-line options override fields with `Settings.model_copy(update=...)` in t
 
 from __future__ import annotations
 
-import os
-import secrets
 from pathlib import Path
 
 from pydantic import Field, SecretStr
@@ -52,24 +50,14 @@ class Settings(BaseSettings):
         """True when real Twilio credentials are configured."""
         return bool(self.twilio_account_sid and self.twilio_auth_token)
 
-    def hash_key(self) -> bytes:
-        """The phone_hash key: the setting, else one generated once and kept under home."""
+    def proposed_hash_key(self) -> bytes | None:
+        """The phone_hash key this process was given: the setting, else a key kept under
+        home by an earlier version (None when neither). Redis keeps the key every process on
+        it must share (`voicedial.state.identity`)."""
         if self.phone_hash_key is not None:
             return self.phone_hash_key.get_secret_value().encode()
         path = self.home / "phone_hash.key"
-        if not path.exists():
-            self.home.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(secrets.token_hex(32))
-            tmp.chmod(0o600)
-            try:
-                # link, not rename: if another process created the key first, keep its key.
-                os.link(tmp, path)
-            except FileExistsError:
-                pass
-            finally:
-                tmp.unlink(missing_ok=True)
-        return path.read_text().strip().encode()
+        return path.read_text().strip().encode() if path.exists() else None
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -21,6 +21,7 @@ from voicedial.metrics import Metrics
 from voicedial.options import CampaignOptions
 from voicedial.settings import Settings
 from voicedial.state.connect import RedisClient, open_redis
+from voicedial.state.identity import shared_hash_key
 from voicedial.state.snapshot import snapshot
 from voicedial.state.store import CampaignStore
 
@@ -92,9 +93,9 @@ async def run_campaign(settings: Settings, request: RunRequest, reporter: Report
     options = request.options
     account = account_for(settings, options.provider)
     storage = open_storage(settings.storage_url, endpoint_url=settings.s3_endpoint_url)
-    hash_key = settings.hash_key()
     dnc = _load_dnc(request.dnc, options.region)
     async with open_redis(settings) as redis:
+        hash_key = await shared_hash_key(redis, settings.proposed_hash_key())
         store = CampaignStore(redis, options.name)
         summary = await import_csv(
             store,

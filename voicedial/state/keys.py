@@ -10,6 +10,7 @@ __all__ = [
     "CAMPAIGNS",
     "DNC",
     "OUTBOX_GROUP",
+    "PHONE_HASH_KEY",
     "CampaignKeys",
     "pace_key",
 ]
@@ -17,6 +18,7 @@ __all__ = [
 CAMPAIGNS = "vd:campaigns"  # set of campaign names
 DNC = "vd:dnc"  # set of phone_hash values that must never be called, across campaigns
 OUTBOX_GROUP = "delivery"
+PHONE_HASH_KEY = "vd:phone_hash_key"  # the key of every phone_hash made against this Redis
 
 
 def pace_key(account_sid: str) -> str:
