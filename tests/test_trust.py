@@ -23,7 +23,7 @@ from tests.support import (
 )
 from voicedial.campaign.importer import import_csv
 from voicedial.campaign.run import RunRequest, run_campaign
-from voicedial.campaign.session import EXIT_DONE
+from voicedial.campaign.session import EXIT_DONE, EXIT_WORK_LEFT
 from voicedial.options import CampaignOptions
 from voicedial.settings import SIM_ACCOUNT_SID, SIM_AUTH_TOKEN, Settings, load_settings
 from voicedial.state.identity import shared_hash_key
@@ -145,3 +145,25 @@ async def test_one_phone_hash_key_per_redis(
     assert summary.summary is not None
     assert (summary.summary.existing, summary.summary.added) == (3, 0)
     assert calls == 3  # nobody called twice
+
+
+@pytest.mark.timeout(60)
+async def test_exit_0_only_when_every_profile_is_stored(
+    redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    numbers = fictional_numbers(3)
+    csv = write_csv(tmp_path / "store.csv", numbers)
+    (tmp_path / "data").write_text("a file where the storage folder should be")
+    async with emulator({n: cooperative(n) for n in numbers}) as (emu, url):
+        settings = _settings(monkeypatch, url, tmp_path)
+        broken = RunRequest(csv=csv, options=_options("store"), port=0, drain_s=1)
+        reporter = Collector()
+        assert await run_campaign(settings, broken, reporter) == EXIT_WORK_LEFT
+        assert len(emu.calls) == 3
+        assert any("3 profile event(s) still pending" in n for n in reporter.notices)
+        # Storage back: the next run dials no one and stores what was left.
+        (tmp_path / "data").unlink()
+        again = RunRequest(csv=csv, options=_options("store"), port=0, drain_s=10)
+        assert await run_campaign(settings, again, Collector()) == EXIT_DONE
+        assert len(emu.calls) == 3
+    assert len(list((tmp_path / "data" / "calls" / "profiles").rglob("*.json"))) == 3

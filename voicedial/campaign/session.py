@@ -175,6 +175,7 @@ async def run_session(
     await reconciler.heartbeat()
     await reconciler.run_once()
     tasks: list[asyncio.Task[Any]] = []
+    left = 0
     try:
         async with signals(stop, hard_stop):
             tasks = [
@@ -207,8 +208,11 @@ async def run_session(
             await recordings.aclose()
     if dialer.fatal is not None:
         raise dialer.fatal
+    # Done means nothing left to dial and every event stored and delivered or dead-lettered:
+    # a profile still only in Redis (storage or the receiver down) is work left.
     remaining = _remaining(await store.counts())
-    return EXIT_DONE if remaining == 0 and code == EXIT_DONE else EXIT_WORK_LEFT
+    done = remaining == 0 and code == EXIT_DONE and left == 0
+    return EXIT_DONE if done else EXIT_WORK_LEFT
 
 
 async def _monitor(
