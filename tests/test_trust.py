@@ -4,6 +4,7 @@ ground truth: the emulator's record of calls, the files in storage, the audit tr
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections import Counter
 from pathlib import Path
@@ -24,9 +25,15 @@ from tests.support import (
 from voicedial.campaign.importer import import_csv
 from voicedial.campaign.run import RunRequest, run_campaign
 from voicedial.campaign.session import EXIT_DONE, EXIT_WORK_LEFT
+from voicedial.contacts.parse import Contact
+from voicedial.dialing.dialer import Dialer
+from voicedial.dialing.pacing import Pacer
+from voicedial.dialing.twilio import TwilioProvider
+from voicedial.emulator import Persona
 from voicedial.options import CampaignOptions
 from voicedial.settings import SIM_ACCOUNT_SID, SIM_AUTH_TOKEN, Settings, load_settings
 from voicedial.state.identity import shared_hash_key
+from voicedial.state.pace import PaceBucket
 from voicedial.state.store import CampaignStore
 
 
@@ -53,6 +60,20 @@ def _options(name: str, **kw: object) -> CampaignOptions:
     )
     base.update(kw)
     return CampaignOptions(**base)  # type: ignore[arg-type]
+
+
+def _contact(contact_id: str, number: str) -> Contact:
+    return Contact(
+        contact_id=contact_id,
+        e164=number,
+        phone_hash=contact_id * 16,
+        external_id=None,
+        name=None,
+        timezones=(),
+        webhook_url=None,
+        context={},
+        row=1,
+    )
 
 
 def _audit(data: Path) -> list[dict[str, object]]:
@@ -167,3 +188,43 @@ async def test_exit_0_only_when_every_profile_is_stored(
         assert await run_campaign(settings, again, Collector()) == EXIT_DONE
         assert len(emu.calls) == 3
     assert len(list((tmp_path / "data" / "calls" / "profiles").rglob("*.json"))) == 3
+
+
+@pytest.mark.timeout(60)
+async def test_a_create_that_times_out_after_twilio_accepted_it_is_adopted(
+    redis_url: str,
+) -> None:
+    number = fictional_numbers(1)[0]
+    client = aioredis.from_url(redis_url)
+    store = CampaignStore(client, "slow")
+    options = _options("slow", cps=100)
+    await store.save_meta(options.model_dump(mode="json"))
+    await store.import_contacts([_contact("k1", number)])
+    async with emulator({number: Persona(phone=number, answer="busy")}, speed=50) as (emu, url):
+        emu.slow_creates[number] = [3.0]  # accepted at once, answered after the client gave up
+        provider = TwilioProvider(
+            account_sid=SIM_ACCOUNT_SID, auth_token=SIM_AUTH_TOKEN, api_url=url, timeout_s=0.5
+        )
+        dialer = Dialer(
+            store=store,
+            options=options,
+            provider=provider,
+            pacer=Pacer(PaceBucket(client, account_sid="ACslow"), cps=100),
+            public_url="http://127.0.0.1:9/twilio",
+            worker_id="w",
+        )
+        stop = asyncio.Event()
+        task = asyncio.create_task(dialer.run(stop))
+        for _ in range(400):  # until the dialler has recorded a call for the contact
+            if (await store.contact("k1")).get("last_call_sid"):
+                break
+            await asyncio.sleep(0.02)
+        stop.set()
+        await task
+        await provider.aclose()
+        calls = [c for c in emu.calls.values() if c.to == number]
+        contact = await store.contact("k1")
+    await client.aclose()
+    assert len(calls) == 1  # one create reached Twilio; the retry found and adopted it
+    assert contact["last_call_sid"] == calls[0].sid
+    assert contact["attempts"] == "1"

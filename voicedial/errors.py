@@ -27,7 +27,8 @@ class RedisUnavailable(VoicedialError):
 
 class TelephonyError(VoicedialError):
     """The carrier (Twilio, or the emulator) refused or failed a request. The provider says
-    what it means: worth retrying, a number that can never be called, or an account refused."""
+    what it means: worth retrying, a number that can never be called, an account refused, or
+    a request whose effect is unknown."""
 
     def __init__(
         self,
@@ -38,6 +39,7 @@ class TelephonyError(VoicedialError):
         retryable: bool = False,
         number_invalid: bool = False,
         account_refused: bool = False,
+        outcome_unknown: bool = False,
     ) -> None:
         super().__init__(message)
         self.code = code
@@ -45,6 +47,9 @@ class TelephonyError(VoicedialError):
         self.retryable = retryable
         self.number_invalid = number_invalid
         self.account_refused = account_refused
+        # The request may have taken effect (a timeout after it was sent): never repeat a
+        # create blind.
+        self.outcome_unknown = outcome_unknown
 
 
 class StorageError(VoicedialError):

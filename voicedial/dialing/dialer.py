@@ -32,6 +32,9 @@ __all__ = ["Dialer", "FatalTelephonyError"]
 
 log = logging.getLogger("voicedial.dialing.dialer")
 _IDLE_POLL_S = 0.05
+# Twilio's clock and Redis's may disagree a little: look for calls from slightly before a claim.
+_CLOCK_SKEW = timedelta(seconds=5)
+_UNKNOWN_RECHECK_MS = 20_000
 _CLAIM_BATCH = 64
 
 
@@ -262,8 +265,10 @@ class Dialer:
             time_limit_s=self.options.time_limit_s,
             record=self.options.record,
         )
+        claimed_ms = int(contact.get("claimed_at") or time.time() * 1000)
+        claimed_at = datetime.fromtimestamp(claimed_ms / 1000, UTC)
         try:
-            placed = await self._place(request)
+            placed = await self._place(request, claimed_at=claimed_at)
         except TelephonyError as exc:
             await self._create_failed(contact_id, exc)
             self._audit("call_not_placed", contact_id, contact, reason=str(exc)[:200])
@@ -279,15 +284,20 @@ class Dialer:
             attempt=contact.get("attempts", ""),
         )
 
-    async def _place(self, request: CallRequest) -> PlacedCall:
-        """Create the call, retrying a retryable failure with backoff (tenacity). Tenacity is
-        set up only after a first failure, which it replays as its own first attempt, so the
-        schedule is unchanged: almost every create succeeds at once, and the retry machinery
-        was a tenth of the dialler's time per call."""
+    async def _place(self, request: CallRequest, *, claimed_at: datetime) -> PlacedCall:
+        """Create the call, retrying a retryable failure with capped, jittered backoff
+        (tenacity, set up only after a first failure, which it replays as its own first
+        attempt: almost every create succeeds at once, and the retry machinery was a tenth of
+        the dialler's time per call).
+
+        A create whose outcome is unknown (a timeout or a dropped connection after the request
+        went out, a 5xx) is never repeated blind: before the next try, Twilio is asked for
+        calls to the number since the claim, and one found is adopted."""
         try:
             return await self.provider.place_call(request)
         except TelephonyError as exc:
             failure: TelephonyError | None = exc
+            unknown = exc.outcome_unknown
         async for attempt in AsyncRetrying(
             retry=retry_if_exception(_retryable),
             stop=stop_after_attempt(self.create_attempts),
@@ -298,11 +308,39 @@ class Dialer:
                 if failure is not None:
                     replay, failure = failure, None
                     raise replay
-                return await self.provider.place_call(request)
+                if unknown and (found := await self._placed_already(request, claimed_at)):
+                    return found
+                try:
+                    return await self.provider.place_call(request)
+                except TelephonyError as exc:
+                    unknown = exc.outcome_unknown
+                    raise
         raise AssertionError("unreachable: tenacity re-raises the last error")
+
+    async def _placed_already(self, request: CallRequest, since: datetime) -> PlacedCall | None:
+        """The call an earlier create whose answer was lost placed after all, if any. When
+        Twilio cannot be asked, the create's fate stays unknown: give up on this try (the
+        contact keeps its lease, and the reconciler asks again before anyone dials it)."""
+        try:
+            calls = await self.provider.calls_to(request.to, since=since - _CLOCK_SKEW)
+        except TelephonyError as exc:
+            raise TelephonyError(
+                f"create outcome unknown and Twilio cannot be asked: {exc}",
+                outcome_unknown=True,
+            ) from exc
+        if not calls:
+            return None
+        log.warning("a create that timed out had placed call %s: adopted", calls[0].sid)
+        return PlacedCall(sid=calls[0].sid, queue_time_ms=None)
 
     async def _create_failed(self, contact_id: str, exc: TelephonyError) -> None:
         hashed = self.store.name, contact_id
+        if exc.outcome_unknown:
+            # A call may be ringing: keep the contact leased, and let the lease run out soon so
+            # the reconciler asks Twilio (adopting the call, or freeing the contact) first.
+            log.warning("contact %s/%s: create outcome unknown: %s", *hashed, exc)
+            await self.store.expire_lease(contact_id, in_ms=_UNKNOWN_RECHECK_MS)
+            return
         if _refused(exc):
             self.fatal = FatalTelephonyError(
                 str(exc), code=exc.code, status=exc.status, account_refused=True

@@ -92,12 +92,19 @@ class TwilioProvider:
     """One Twilio account (or the emulator standing in for it)."""
 
     def __init__(
-        self, *, account_sid: str, auth_token: str, api_url: str, pool_size: int = 64
+        self,
+        *,
+        account_sid: str,
+        auth_token: str,
+        api_url: str,
+        pool_size: int = 64,
+        timeout_s: float = _TIMEOUT_S,
     ) -> None:
         self.account_sid = account_sid
         self.auth_token = auth_token
         self.api_url = api_url.rstrip("/")
         self._pool_size = pool_size
+        self._timeout_s = timeout_s
         self._http: _HttpClient | None = None
         self._client: Client | None = None
         self._pool = asyncio.Semaphore(pool_size)
@@ -105,7 +112,7 @@ class TwilioProvider:
     def _sdk(self) -> Client:
         """The SDK client, made on first use inside the running event loop."""
         if self._client is None:
-            self._http = _HttpClient(connections=self._pool_size, timeout_s=_TIMEOUT_S)
+            self._http = _HttpClient(connections=self._pool_size, timeout_s=self._timeout_s)
             self._client = Client(self.account_sid, self.auth_token, http_client=self._http)
             # The SDK has no setting for the REST base; its domain object honours base_url.
             self._client.api.base_url = self.api_url
@@ -125,8 +132,12 @@ class TwilioProvider:
                 raise _map_rest_error(exc) from exc
             except TwilioException as exc:
                 raise TelephonyError(mask_numbers(f"twilio: {exc}"), retryable=True) from exc
-            except (OSError, aiohttp.ClientError, TimeoutError) as exc:  # refused, reset, DNS
+            except aiohttp.ClientConnectorError as exc:  # refused, DNS: nothing was sent
                 raise TelephonyError(f"twilio unreachable: {exc!r}", retryable=True) from exc
+            except (OSError, aiohttp.ClientError, TimeoutError) as exc:  # timed out, reset
+                raise TelephonyError(
+                    f"no answer from twilio: {exc!r}", retryable=True, outcome_unknown=True
+                ) from exc
 
     async def place_call(self, req: CallRequest) -> PlacedCall:
         """Create the call; returns its CallSid and Twilio's queue time."""
@@ -207,6 +218,8 @@ def _map_rest_error(exc: TwilioRestException) -> TelephonyError:
         code=code,
         status=status,
         retryable=retryable,
+        # A 5xx may come after Twilio acted on the request.
+        outcome_unknown=status is not None and status >= 500,
         number_invalid=code in _INVALID_NUMBER_CODES,
         account_refused=code in _AUTH_CODES or status == 401,
     )

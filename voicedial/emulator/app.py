@@ -123,6 +123,10 @@ class Emulator:
         self.calls: dict[str, SimCall] = {}
         self.create_times: list[float] = []
         self.inject_errors: dict[str, list[int]] = {}
+        # Faults on request, per `To` number: creates answered with these HTTP errors (Twilio's
+        # error bodies), and creates accepted (the call goes ahead) but answered only after
+        # these many seconds, as a create that times out after Twilio accepted it.
+        self.slow_creates: dict[str, list[float]] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._idle = asyncio.Event()
         self._idle.set()
@@ -278,6 +282,8 @@ class Emulator:
         self.calls[call.sid] = call
         self.create_times.append(time.time())
         self._start(call)
+        if delays := self.slow_creates.get(to):
+            await asyncio.sleep(delays.pop(0))
         return JSONResponse(call.resource(), status_code=201)
 
     def _validate(self, form: FormData, to: str) -> JSONResponse | None:

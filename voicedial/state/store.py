@@ -251,6 +251,11 @@ class CampaignStore:
             )
         await pipe.execute()
 
+    async def expire_lease(self, contact_id: str, *, in_ms: int) -> None:
+        """Let a held lease run out `in_ms` from now (a create whose fate is unknown: the
+        reconciler then asks the carrier before the contact is dialled again)."""
+        await self.redis.zadd(self.keys.inflight, {contact_id: _now_ms() + in_ms}, xx=True)
+
     # -- calls ---------------------------------------------------------------------------
     async def call(self, call_sid: str) -> dict[str, str]:
         """One call's fields, decoded ({} when unknown)."""
