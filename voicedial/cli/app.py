@@ -16,7 +16,6 @@ import typer
 from voicedial.cli import campaign, delivery, servers, status
 from voicedial.cli import eval as evaluation  # the module, named apart from the builtin
 from voicedial.cli.common import err
-from voicedial.process import tune_gc
 
 __all__ = ["app", "main"]
 
@@ -49,7 +48,6 @@ app.command("eval")(evaluation.eval_command)
 
 def main() -> None:
     """Console-script entry point: unexpected errors become one line and exit 1."""
-    tune_gc()
     try:
         app()
     except SystemExit:

@@ -74,6 +74,11 @@ def run(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """Run one library call; VoicedialError -> one red line and its exit code; Ctrl-C -> 75."""
     import asyncio  # not at the top: --help and completion never run a coroutine
 
+    from voicedial.process import tune_gc
+
+    # Here, not at start-up: the command has imported what it runs by now (lazily, for a fast
+    # --help), and the tuning freezes those modules' objects out of every later collection.
+    tune_gc()
     try:
         return asyncio.run(make())
     except VoicedialError as exc:
