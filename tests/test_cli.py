@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
+import redis
 from typer.testing import CliRunner
 
 from tests.conftest import EXAMPLES
@@ -16,7 +17,8 @@ from tests.support import json_lines, voicedial
 from voicedial.cli.app import app
 from voicedial.cli.campaign import SIM_NOTICE
 from voicedial.emulator import load_personas
-from voicedial.state.embedded import stop_embedded
+from voicedial.state.embedded import embedded_url, stop_embedded
+from voicedial.state.keys import PHONE_HASH_KEY
 
 
 def _consenting_humans() -> set[str]:
@@ -41,7 +43,11 @@ async def test_readme_quickstart_runs_to_exit_0_with_a_profile_per_consenting_hu
         assert run.code == 0, run.stderr
         first = json_lines(run.stdout)[0]
         assert first["message"] == SIM_NOTICE
-        key = (tmp_path / ".voicedial" / "phone_hash.key").read_text().strip().encode()
+        # The phone_hash key is kept in Redis, shared by every process on it.
+        kept = redis.Redis.from_url(embedded_url(tmp_path / ".voicedial"))
+        key = kept.get(PHONE_HASH_KEY)
+        kept.close()
+        assert isinstance(key, bytes)
         hashes = {
             hmac.new(key, n.encode(), hashlib.sha256).hexdigest() for n in _consenting_humans()
         }

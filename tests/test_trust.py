@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -228,3 +229,24 @@ async def test_a_create_that_times_out_after_twilio_accepted_it_is_adopted(
     assert len(calls) == 1  # one create reached Twilio; the retry found and adopted it
     assert contact["last_call_sid"] == calls[0].sid
     assert contact["attempts"] == "1"
+
+
+@pytest.mark.timeout(60)
+async def test_a_window_closed_for_everyone_exits_75_without_touching_contacts(
+    redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    numbers = fictional_numbers(800)  # in eight area codes, all the fictional ones there are
+    csv = write_csv(tmp_path / "closed.csv", numbers)
+    wednesday = datetime(2026, 12, 2, 17, 0, tzinfo=UTC)  # noon on the US east coast
+    async with emulator() as (emu, url):
+        settings = _settings(monkeypatch, url, tmp_path)
+        options = _options("closed", windows_enforced=True, days=[5, 6])  # weekends only
+        request = RunRequest(csv=csv, options=options, port=0, clock=lambda: wednesday)
+        reporter = Collector()
+        assert await run_campaign(settings, request, reporter) == EXIT_WORK_LEFT
+        assert emu.calls == {}
+    assert any("closed for every contact" in n for n in reporter.notices)
+    client = aioredis.from_url(redis_url)
+    counts = await CampaignStore(client, "closed").counts()
+    await client.aclose()
+    assert counts == {"pending": 800}  # judged in bulk, not moved one by one

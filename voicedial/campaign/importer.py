@@ -99,6 +99,7 @@ async def import_csv(
                 if dry_run:
                     summary.added += len(kept)
                 elif kept:
+                    await store.add_zone_sets(pc.unique(kept.timezones).to_pylist())
                     writing.append(
                         asyncio.ensure_future(
                             store.import_contacts(kept, due_ms=first_due + sent * DUE_STEP_MS)

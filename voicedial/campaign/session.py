@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from voicedial.campaign.importer import ImportSummary
@@ -258,6 +258,12 @@ async def _monitor(
         if remaining == 0:
             return EXIT_DONE
         if _live_calls(counts) == 0:
+            closed = dialer.closed_until
+            opens_by = limits.clock() + timedelta(seconds=limits.idle_exit_s)
+            if closed is not None and closed > opens_by:
+                when = closed.astimezone(UTC).isoformat(timespec="minutes")
+                reporter.notice(f"calling window closed for every contact; it opens at {when}")
+                return EXIT_WORK_LEFT
             next_due = await store.next_due_ms()
             horizon = time.time() * 1000 + limits.idle_exit_s * 1000
             if await store.control() == "cancelled":

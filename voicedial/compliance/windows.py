@@ -105,3 +105,11 @@ class CallingWindow:
             if self.is_open(zones, candidate):
                 return candidate
         return None
+
+    def next_open_any(self, zone_sets: Iterable[Iterable[str]], now: datetime) -> datetime | None:
+        """The first instant at or after `now` when the window is open for at least one of
+        `zone_sets` (each a contact's zones): a whole campaign judged at once. None if it never
+        opens for any."""
+        openings = [self.next_open(zones, now) for zones in zone_sets]
+        found = [o for o in openings if o is not None]
+        return min(found) if found else None

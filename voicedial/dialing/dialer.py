@@ -35,6 +35,8 @@ _IDLE_POLL_S = 0.05
 # Twilio's clock and Redis's may disagree a little: look for calls from slightly before a claim.
 _CLOCK_SKEW = timedelta(seconds=5)
 _UNKNOWN_RECHECK_MS = 20_000
+# How often the campaign's calling windows are judged as a whole (see `closed_until`).
+_GATE_S = 10.0
 _CLAIM_BATCH = 64
 
 
@@ -137,6 +139,10 @@ class Dialer:
         self._started = self.metrics.calls_started.labels(options.name)
         self._recorder = _DialRecorder(store, lease_ms=options.lease_ms)
         self.fatal: FatalTelephonyError | None = None
+        #: When the calling window is closed for every contact of the campaign: until when
+        #: (nothing is claimed meanwhile). None while some contact may be called.
+        self.closed_until: datetime | None = None
+        self._gate_at = float("-inf")
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -150,6 +156,9 @@ class Dialer:
         await self._warm_up()
         try:
             while not stop.is_set() and self.fatal is None:
+                if not backlog and await self._window_closed():
+                    await _wait(stop, _GATE_S)
+                    continue
                 if not backlog:
                     backlog = await self._claim()
                     if not backlog:
@@ -194,6 +203,23 @@ class Dialer:
                 )
             else:
                 log.warning("account check failed (dialling anyway): %s", exc)
+
+    async def _window_closed(self) -> bool:
+        """Whether the calling window is closed for every contact, judged from the campaign's
+        distinct time-zone sets (a few dozen at most) every `_GATE_S`: a closed window costs
+        nothing per contact, however long the list."""
+        loop = asyncio.get_running_loop()
+        if loop.time() - self._gate_at >= _GATE_S:
+            self._gate_at = loop.time()
+            window = self.options.window
+            zone_sets = await self.store.zone_sets() if window.enforced else None
+            if zone_sets is None:
+                self.closed_until = None
+            else:
+                now = self.clock()
+                opens = window.next_open_any(zone_sets, now)
+                self.closed_until = None if opens == now else opens or now + timedelta(days=8)
+        return self.closed_until is not None and self.clock() < self.closed_until
 
     async def _claim(self) -> list[tuple[str, dict[str, str]]]:
         """Claim a batch; returns those inside their calling window, with their contacts."""

@@ -56,6 +56,12 @@ class CampaignKeys:
         return f"{self.prefix}:counts"
 
     @property
+    def zones(self) -> str:
+        """Set: every distinct time-zone set of the campaign's contacts ("A,B"), so calling
+        windows can be judged for the whole campaign at once."""
+        return f"{self.prefix}:zones"
+
+    @property
     def stats(self) -> str:
         """Hash: running totals (calls placed, attempts, imported, rejected ...)."""
         return f"{self.prefix}:stats"

@@ -160,6 +160,18 @@ class CampaignStore:
                 future.cancel()
         return added, existing
 
+    async def add_zone_sets(self, zone_sets: Iterable[str]) -> None:
+        """Remember time-zone sets of imported contacts (each "A,B", "" for none)."""
+        members = sorted(set(zone_sets))
+        if members:
+            await self.redis.sadd(self.keys.zones, *members)
+
+    async def zone_sets(self) -> list[tuple[str, ...]] | None:
+        """Every distinct time-zone set of the campaign's contacts; None for a campaign
+        imported before they were kept (its windows are judged contact by contact)."""
+        raw = texts(await self.redis.smembers(self.keys.zones))
+        return [tuple(z for z in item.split(",") if z) for item in raw] if raw else None
+
     async def contact(self, contact_id: str) -> dict[str, str]:
         """One contact's fields, decoded ({} when unknown)."""
         return records.unpack(byte_map(await self.redis.hgetall(self.keys.contact(contact_id))))
