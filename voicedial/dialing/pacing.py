@@ -26,6 +26,11 @@ class Pacer:
         self._interval_us = max(1, round(1_000_000 / cps))
         self._burst = max(1, burst)
 
+    @property
+    def interval_s(self) -> float:
+        """Seconds between two slots."""
+        return self._interval_us / 1e6
+
     async def reserve(self, wanted: int) -> tuple[list[float], float]:
         """Take up to `wanted` slots opening within the next tenth of a second.
 
