@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+import redis.asyncio as aioredis
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -96,3 +97,17 @@ async def test_each_broken_part_fails_with_a_fix(
     assert checks[check].fix
     others = {n: c.status for n, c in checks.items() if n != check}
     assert set(others.values()) == {"ok"}
+
+
+async def test_redis_that_can_lose_acknowledged_writes_is_a_warning(
+    working: int, redis_url: str
+) -> None:
+    client = aioredis.from_url(redis_url)
+    await client.config_set("appendfsync", "everysec")
+    try:
+        check = _by_name(await run_doctor(load_settings(), port=working))["redis"]
+    finally:
+        await client.config_set("appendfsync", "always")
+        await client.aclose()
+    assert check.status == "warn"
+    assert "appendfsync everysec" in check.detail and "no replica" in check.detail

@@ -6,6 +6,7 @@ import asyncio
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlparse
 
 import httpx
@@ -49,21 +50,32 @@ async def _redis(settings: Settings) -> Check:
         )
         return Check("redis", "fail", str(exc), fix)
     version = info.get("redis_version", "?")
-    if not info.get("aof_enabled") and not settings.redis_url:
-        return Check(
-            "redis",
-            "warn",
-            f"{version} ({where}) without AOF",
-            "delete VOICEDIAL_HOME/redis to restart it with AOF",
-        )
-    durable = "AOF on" if info.get("aof_enabled") else "AOF off: state lost on restart"
-    status = "ok" if info.get("aof_enabled") else "warn"
-    return Check(
-        "redis",
-        status,
-        f"redis {version} ({where}), {durable}",
-        "" if status == "ok" else "enable appendonly on the Redis server",
+    losses = durability_gaps(info)
+    if not losses:
+        return Check("redis", "ok", f"redis {version} ({where}), every write on disk")
+    fix = (
+        "delete VOICEDIAL_HOME/redis to restart it with the embedded settings"
+        if not settings.redis_url
+        else "set appendonly yes and appendfsync always on the server (or run a replica), or "
+        "accept that after a crash calls are reconciled with Twilio before anyone is redialled"
     )
+    return Check("redis", "warn", f"redis {version} ({where}): {'; '.join(losses)}", fix)
+
+
+def durability_gaps(info: dict[str, Any]) -> list[str]:
+    """How the configured Redis can lose writes it has acknowledged (none: every write is on
+    disk before it is acknowledged)."""
+    if not int(info.get("aof_enabled") or 0):
+        return ["no AOF: a restart loses every acknowledged write since the last snapshot"]
+    gaps = []
+    fsync = info.get("appendfsync")
+    if fsync is None:
+        gaps.append("appendfsync unknown (CONFIG GET refused)")
+    elif fsync != "always":
+        gaps.append(f"appendfsync {fsync}: a machine crash loses up to the last second")
+    if fsync != "always" and not int(info.get("connected_slaves") or 0):
+        gaps.append("no replica")
+    return gaps
 
 
 async def _twilio(settings: Settings) -> Check:

@@ -61,7 +61,17 @@ async def ping(redis: RedisClient) -> None:
 
 
 async def server_info(redis: RedisClient) -> dict[str, Any]:
-    """The server's INFO sections `server` and `persistence`, merged."""
+    """The server's INFO sections `server`, `persistence` and `replication`, merged, with
+    `appendfsync` from CONFIG GET when the server allows it (managed ones often do not)."""
     info: dict[str, Any] = dict(await redis.info("server"))
     info.update(await redis.info("persistence"))
+    info.update(await redis.info("replication"))
+    try:
+        config = await redis.config_get("appendfsync")
+    except RedisError:
+        config = {}
+    for name, value in config.items():
+        info[name.decode() if isinstance(name, bytes) else str(name)] = (
+            value.decode() if isinstance(value, bytes) else value
+        )
     return info
