@@ -3,7 +3,9 @@ with the `standardwebhooks` package's own `Webhook.verify`."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import json
 import random
 from datetime import UTC, datetime, timedelta
@@ -183,7 +185,61 @@ async def test_send_refuses_without_secret_or_to_private_and_fails_on_redirect()
     sender.resolver = resolver_to("93.184.216.34")
     redirected = await sender.send("https://hooks.example/in", event())
     await sender.aclose()
-    assert not redirected.ok and not redirected.permanent and redirected.status == 302
+    # A redirect is never followed (it could lead past the guard), so a retry cannot help.
+    assert not redirected.ok and redirected.permanent and redirected.status == 302
+
+
+@pytest.mark.parametrize(
+    "status, permanent",
+    [
+        (400, True),
+        (404, True),
+        (410, True),
+        (408, False),
+        (409, False),
+        (425, False),
+        (429, False),
+        (500, False),
+        (503, False),
+    ],
+)
+async def test_which_answers_are_retried(status: int, permanent: bool) -> None:
+    transport = httpx.MockTransport(lambda request: httpx.Response(status))
+    sender = WebhookSender(
+        secret=SECRET, transport=transport, resolver=resolver_to("93.184.216.34")
+    )
+    result = await sender.send("https://hooks.example/in", event())
+    await sender.aclose()
+    assert not result.ok and result.status == status and result.permanent == permanent
+    assert str(status) in result.error
+
+
+async def test_a_receiver_that_trickles_its_answer_meets_one_total_deadline() -> None:
+    served = asyncio.Event()
+
+    async def trickle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        served.set()
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 50\r\n\r\n")
+        with contextlib.suppress(ConnectionError):
+            for _ in range(50):  # one byte every 0.2 s: each read is quick, the whole is 10 s
+                writer.write(b"x")
+                await writer.drain()
+                await asyncio.sleep(0.2)
+        writer.close()
+
+    server = await asyncio.start_server(trickle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    sender = WebhookSender(secret=SECRET, allow_private=True, timeout_s=1.0)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    result = await sender.send(f"http://127.0.0.1:{port}/in", event())
+    elapsed = loop.time() - started
+    await sender.aclose()
+    server.close()
+    assert served.is_set()
+    assert not result.ok and not result.permanent and "within 1s" in result.error
+    assert elapsed < 5  # the attempt ended at its deadline, not when the receiver finished
 
 
 def test_bad_secret_is_a_config_error() -> None:

@@ -39,6 +39,9 @@ __all__ = [
 
 _DEFAULT_DELAYS_S = (0.0, 5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0)
 _USER_AGENT = "voicedial-webhooks/1"
+# Client errors worth another try (timeout, conflict, too early, too many requests); any other
+# 3xx or 4xx would be answered the same way again, so it is dead-lettered at once.
+_RETRIED_4XX = frozenset({408, 409, 425, 429})
 _UNIT_S = {"": 1.0, "ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 Resolver = Callable[[str, int], Awaitable[list[str]]]
@@ -273,19 +276,28 @@ class WebhookSender:
         now = datetime.now(UTC)
         body = webhook_body(event)
         try:
-            response = await self._http().post(
-                url, content=body, headers=self.headers(event.webhook_id, body, now)
-            )
-        except httpx.TimeoutException:
-            return DeliveryResult(False, error=f"no answer within {self.timeout_s:g}s")
+            # One deadline for the whole attempt, connect to last byte: httpx's timeouts are
+            # per operation, so a receiver sending a byte every few seconds held it for good.
+            async with asyncio.timeout(self.timeout_s):
+                response = await self._http().post(
+                    url, content=body, headers=self.headers(event.webhook_id, body, now)
+                )
+        except (TimeoutError, httpx.TimeoutException):
+            return DeliveryResult(False, error=f"no complete answer within {self.timeout_s:g}s")
         except httpx.HTTPError as exc:
             return DeliveryResult(False, error=f"{type(exc).__name__}: {exc}")
+        status = response.status_code
         if response.is_success:
-            return DeliveryResult(True, status=response.status_code)
+            return DeliveryResult(True, status=status)
+        if 300 <= status < 500 and status not in _RETRIED_4XX:
+            why = "a redirect is not followed" if status < 400 else "the receiver refused it"
+            return DeliveryResult(
+                False, status=status, error=f"HTTP {status}: {why}; not retried", permanent=True
+            )
         return DeliveryResult(
             False,
-            status=response.status_code,
-            error=f"HTTP {response.status_code}",
+            status=status,
+            error=f"HTTP {status}",
             retry_after_s=_retry_after(response.headers.get("retry-after"), now),
         )
 
