@@ -410,3 +410,26 @@ async def test_drain_does_not_wait_for_retries_due_later(
         assert await outbox.drain(5) == 1
     assert time.monotonic() - started < 2
     assert len(receiver.attempts) == 1
+
+
+async def test_replaying_a_parked_event_cancels_its_later_retry(
+    redis: aioredis.Redis, outbox_for: OutboxFactory, tmp_path: Path
+) -> None:
+    failing, working = Receiver(fail_first=1, status=503), Receiver()
+    async with running_server(failing.app) as bad, running_server(working.app) as good:
+        event = make_event(0, f"{bad}/hook")
+        await enqueue(redis, [event])
+        # The first attempt fails; the retry is parked a long way off.
+        outbox = outbox_for(
+            FileStorage(tmp_path / "data"), schedule=RetrySchedule(delays_s=(0, 3600), jitter=0)
+        )
+        assert await outbox.drain(1) == 1
+        assert (await snapshot(redis, "deliv"))["outbox"]["pending"] == 1
+        request = ReplayRequest(all_events=True, webhook_url=f"{good}/hook")
+        summary = await replay_outbox(redis, outbox.sender, request)  # type: ignore[arg-type]
+        assert summary.counts == {"delivered": 1}
+        # Were the parked retry still there, making it due would deliver the event again.
+        await redis.zadd(CampaignKeys("deliv").retry, {event["call_id"]: 0}, xx=True)
+        assert await outbox.drain(2) == 0
+    assert len(failing.attempts) == 1 and len(working.attempts) == 1
+    assert (await snapshot(redis, "deliv"))["outbox"]["pending"] == 0

@@ -222,12 +222,17 @@ class OutboxQueue:
         await self.redis.hset(self.keys.dead, event_id, record)
 
     async def replayed(self, event_id: str, *, was_dead: bool) -> None:
-        """A replay delivered the event: count it, and it is no longer a dead letter."""
+        """A replay delivered the event: count it; it is no longer a dead letter, and a retry
+        still parked for it is dropped, so the outbox never delivers it once more."""
         pipe = self.redis.pipeline(transaction=True)
         if was_dead:
             pipe.hdel(self.keys.dead, event_id)
         pipe.hincrby(self.keys.stats, "webhooks_delivered", 1)
-        await asyncio.shield(pipe.execute())
+        pipe.zrem(self.keys.retry, event_id)
+        pipe.hdel(self.keys.deliveries, event_id)
+        results = await asyncio.shield(pipe.execute())
+        if results[-1]:  # it was parked, hence pending: it is finished now
+            await self.redis.hincrby(self.keys.stats, "outbox_done", 1)
 
     async def history(self, *, since_ms: int | None = None) -> AsyncIterator[tuple[int, str]]:
         """Every event still in the stream, oldest first, from `since_ms` on: (entry time in
