@@ -239,3 +239,38 @@ async def test_ctrl_c_lets_calls_finish_exits_75_and_loses_no_profile(
     finished = status["states"].get("completed", 0) + status["states"].get("incomplete", 0)
     assert finished >= 1 and len(profiles) == finished
     assert len(emu.calls) < len(numbers)
+
+
+@pytest.mark.timeout(60)
+async def test_a_second_ctrl_c_hangs_up_and_puts_the_contacts_back(
+    tmp_path: Path, redis_url: str
+) -> None:
+    numbers = fictional_numbers(6)
+    csv = write_csv(tmp_path / "hard.csv", numbers)
+    client = aioredis.from_url(redis_url)
+    async with emulator({n: cooperative(n) for n in numbers}, speed=5) as (emu, url):
+        env = sim_env(url, redis_url, tmp_path / "home")
+        proc = await _spawn(
+            ["campaign", "run", str(csv), "--port", "0", "--cps", "5"], env, tmp_path
+        )
+
+        async def talking() -> bool:
+            status = await snapshot(client, "hard")
+            return sum(c["state"] == "in_call" for c in status["in_progress"]) >= 2
+
+        await _until(talking, 30, "two calls in progress", proc)
+        proc.send_signal(signal.SIGINT)
+        await asyncio.sleep(0.3)  # two signals sent back to back could merge into one
+        proc.send_signal(signal.SIGINT)
+        _, err = await asyncio.wait_for(proc.communicate(), 40)
+        status = await _status("hard", env, tmp_path)
+        ended = [c for c in emu.calls.values() if c.status == "completed"]
+    await client.aclose()
+    assert proc.returncode == 75, err.decode()
+    assert len(ended) >= 2  # hung up through Twilio
+    assert status["concurrency"]["active"] == 0
+    # No interview finished: every contact is back in the queue, none final, no profile.
+    assert set(status["states"]) <= {"pending", "retry_wait"}
+    assert not list((tmp_path / "home" / "data").glob("calls/profiles/*/*/*.json"))
+    audit = "".join(p.read_text() for p in (tmp_path / "home" / "data").rglob("audit/*/*.jsonl"))
+    assert audit.count('"interrupted_by_operator"') >= 2

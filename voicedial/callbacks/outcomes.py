@@ -110,7 +110,7 @@ def build_transcript(
 # The fields settling reads (settle_call, build_profile, build_transcript): the call's and the
 # contact's records are fetched field by field, not whole (a contact carries a dozen fields that
 # settling never looks at, and parsing replies is most of a round trip's cost in redis-py).
-CALL_FIELDS = ("answered_by", "interview", "answered_at", "created_at")
+CALL_FIELDS = ("answered_by", "interview", "answered_at", "created_at", "interrupted")
 CONTACT_FIELDS = ("attempts", "phone_hash", "external_id", "webhook_url", "context")
 
 
@@ -145,13 +145,24 @@ async def settle_call(
         if call.get("interview") and not carrier_lost
         else None
     )
+    # The operator hung up (a second Ctrl-C) before the person had finished: unless they had
+    # already decided (declined, opted out, completed), the contact goes back in the queue,
+    # due now, with no profile; the attempt still counts.
+    interrupted = call.get("interrupted") == "1" and (
+        interview is None or interview.outcome == Outcome.IN_PROGRESS
+    )
+    if interrupted:
+        interview = None
     if interview is not None and interview.outcome == Outcome.IN_PROGRESS:
         on_hangup(interview)
     disposition = disposition_for(call_status, answered_by, interview)
     attempts = int(contact.get("attempts") or 1)
     due_ms: int | None = None
     state = ContactState.final(disposition)
-    if disposition in RETRYABLE and attempts < options.max_attempts:
+    if interrupted:
+        disposition = Disposition.INCOMPLETE
+        state, due_ms = ContactState.PENDING, int(time.time() * 1000)
+    elif disposition in RETRYABLE and attempts < options.max_attempts:
         state = ContactState.RETRY_WAIT
         due_ms = int(time.time() * 1000) + options.retry_delay_ms(attempts)
     if disposition == Disposition.OPTED_OUT and contact.get("phone_hash"):
@@ -161,7 +172,11 @@ async def settle_call(
     # Every settled call leaves an event: the outbox writes its outcome to the audit trail
     # (durably, by whichever worker takes it) and, with consent, stores and delivers the profile.
     outcome = CallOutcome(
-        disposition=disposition, consent_given=consent, attempt=attempts, call_status=call_status
+        disposition=disposition,
+        consent_given=consent,
+        attempt=attempts,
+        call_status=call_status,
+        interrupted=interrupted,
     )
     event = OutboxEvent(
         type="call.settled",

@@ -308,9 +308,15 @@ async def _wait_calls(
 
 
 async def _hang_up_all(store: CampaignStore, leases: Leases, provider: CallProvider) -> None:
+    """A second interrupt: hang up every call in progress, its contact put back in the queue."""
     held = [contact_id for contact_id, _ in await leases.held()]
-    for contact in await store.contacts(held):
-        sid = contact.get("last_call_sid")
-        if sid and contact.get("state") in (ContactState.DIALLING, ContactState.IN_CALL):
-            with contextlib.suppress(VoicedialError):
-                await provider.hangup(sid)
+    live = ContactState.DIALLING, ContactState.IN_CALL
+    sids = [
+        sid
+        for contact in await store.contacts(held)
+        if (sid := contact.get("last_call_sid")) and contact.get("state") in live
+    ]
+    await store.mark_interrupted(sids)
+    for sid in sids:
+        with contextlib.suppress(VoicedialError):
+            await provider.hangup(sid)

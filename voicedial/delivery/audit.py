@@ -35,6 +35,7 @@ AUDIT_EVENTS = frozenset(
         "consent_given",
         "consent_declined",
         "opted_out",
+        "interrupted_by_operator",
         "profile_stored",
         "webhook_delivered",
         "webhook_dead_lettered",

@@ -46,6 +46,7 @@ class CallOutcome(BaseModel):
     consent_given: bool | None = None
     attempt: int | None = None
     call_status: str | None = None
+    interrupted: bool = False  # hung up by the operator: the contact went back in the queue
 
 
 class OutboxEvent(BaseModel):

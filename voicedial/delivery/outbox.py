@@ -267,7 +267,9 @@ class Outbox:
         """consent_given / consent_declined / opted_out / call_settled, once per call."""
         outcome = event.outcome
         what = (
-            "opted_out"
+            "interrupted_by_operator"
+            if outcome.interrupted
+            else "opted_out"
             if outcome.disposition == Disposition.OPTED_OUT
             else "consent_given"
             if outcome.consent_given

@@ -273,6 +273,14 @@ class CampaignStore:
         """One call's fields, decoded ({} when unknown)."""
         return text_map(await self.redis.hgetall(self.keys.call(call_sid)))
 
+    async def mark_interrupted(self, call_sids: Sequence[str]) -> None:
+        """The operator is about to hang these calls up: settling puts their contacts back in
+        the queue instead of finishing them."""
+        pipe = self.redis.pipeline(transaction=False)
+        for sid in call_sids:
+            pipe.hset(self.keys.call(sid), "interrupted", "1")
+        await pipe.execute()
+
     async def update_call(self, call_sid: str, **fields: str | int | float) -> None:
         """Set fields on a call record (interview state, AnsweredBy ...)."""
         mapping: dict[FieldT, EncodableT] = {k: v for k, v in fields.items()}
