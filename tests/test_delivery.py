@@ -433,3 +433,27 @@ async def test_replaying_a_parked_event_cancels_its_later_retry(
         assert await outbox.drain(2) == 0
     assert len(failing.attempts) == 1 and len(working.attempts) == 1
     assert (await snapshot(redis, "deliv"))["outbox"]["pending"] == 0
+
+
+async def test_a_stuck_receiver_holds_only_its_own_event(
+    redis: aioredis.Redis, outbox_for: OutboxFactory, tmp_path: Path
+) -> None:
+    stuck, quick = Receiver(), Receiver()
+    stuck.hold = asyncio.Event()  # answers only when the test lets it
+    async with running_server(stuck.app) as slow_base, running_server(quick.app) as fast_base:
+        await enqueue(redis, [make_event(0, f"{slow_base}/hook")])
+        outbox = outbox_for(FileStorage(tmp_path / "data"))
+        stop = asyncio.Event()
+        task = asyncio.create_task(outbox.run(stop))
+        await asyncio.wait_for(stuck.arrived.wait(), 10)
+        # Events that arrive while the first is stuck are stored and delivered meanwhile,
+        # well before the stuck attempt's 5 s deadline could free the loop.
+        await enqueue(redis, [make_event(n, f"{fast_base}/hook") for n in range(1, 6)])
+        await quick.wait_delivered(5, timeout=3)
+        profiles = list((tmp_path / "data").rglob("worker_profile.json"))
+        assert len(profiles) == 6 and stuck.delivered == {}
+        stuck.hold.set()
+        await stuck.wait_delivered(1)
+        stop.set()
+        await task
+    assert (await snapshot(redis, "deliv"))["outbox"]["pending"] == 0

@@ -41,6 +41,8 @@ _HEARTBEAT_EVERY_S = 2.0
 _TAKEOVER_EVERY_S = 1.0
 _STORE_RETRY_BASE_S = 0.5
 _STORE_RETRY_CAP_S = 60.0
+# How long one pass waits for the events it started before reading more.
+_PASS_WAIT_S = 0.05
 
 
 def _now_ms() -> int:
@@ -113,6 +115,7 @@ class Outbox:
         self._group_ready = False
         self._next_takeover = 0.0
         self._last_beat = 0.0
+        self._inflight: dict[bytes, asyncio.Task[bool]] = {}
 
     # -- the group and this consumer's heartbeat ---------------------------------------------
     async def ensure_group(self) -> None:
@@ -162,30 +165,65 @@ class Outbox:
 
     # -- one pass ----------------------------------------------------------------------------
     async def process_once(self, *, block_ms: int = 200, count: int = 32) -> int:
-        """Handle what is waiting (due retries and stopped consumers' events first); returns
-        how many events were finished (stored, and delivered or dead-lettered)."""
+        """Take what is waiting (due retries and stopped consumers' events first) and start
+        each event as a task of its own; returns how many events were finished (stored, and
+        delivered or dead-lettered) since the last call.
+
+        Events run independently: one slow or dead receiver holds only its own event (up to
+        the webhook deadline) while this loop goes on reading, storing and delivering the
+        others; at most `count` are in flight at once."""
         if not self._group_ready:
             await self.ensure_group()
         if time.monotonic() - self._last_beat > _HEARTBEAT_EVERY_S:
             await self._beat()
         await self.queue.promote_due()
-        entries = await self._take_over(count)
-        if not entries:
-            read = await self.queue.read(self.consumer, count=count, block_ms=block_ms)
+        room = count - len(self._inflight)
+        entries = await self._take_over(room) if room > 0 else []
+        entries = [(i, f) for i, f in entries if i not in self._inflight]
+        if not entries and room > 0:
+            read = await self.queue.read(
+                self.consumer, count=room, block_ms=block_ms if not self._inflight else 10
+            )
             if read is None:  # the group is gone (the stream was deleted): make it again
                 self._group_ready = False
                 return 0
             entries = read
-        results = await asyncio.gather(
-            *(self._process(i, f) for i, f in entries), return_exceptions=True
-        )
-        for result in results:
-            if isinstance(result, BaseException):
+        for entry_id, fields in entries:
+            self._inflight[entry_id] = asyncio.create_task(self._process(entry_id, fields))
+        if self._inflight:
+            # Give this pass's quick events time to finish; slow ones go on in the background.
+            await asyncio.wait(
+                self._inflight.values(), timeout=_PASS_WAIT_S, return_when="ALL_COMPLETED"
+            )
+        return self._collect()
+
+    def _collect(self) -> int:
+        """Take the results of finished events; returns how many were done."""
+        done = 0
+        for entry_id, task in list(self._inflight.items()):
+            if not task.done():
+                continue
+            del self._inflight[entry_id]
+            if task.cancelled():
+                continue
+            if (exc := task.exception()) is not None:
                 # Left unacknowledged: it is handed to a consumer again later.
-                log.error("outbox event not handled: %r", result)
-        done = sum(r for r in results if r is True)
+                log.error("outbox event not handled: %r", exc)
+            elif task.result():
+                done += 1
         self.handled += done
         return done
+
+    async def _settle_inflight(self, timeout_s: float) -> None:
+        """Let events in flight finish for up to `timeout_s`, then cancel the rest: they stay
+        unacknowledged, and another consumer (or the next run) takes them over."""
+        if self._inflight:
+            await asyncio.wait(self._inflight.values(), timeout=max(0.0, timeout_s))
+        for task in self._inflight.values():
+            task.cancel()
+        await asyncio.gather(*self._inflight.values(), return_exceptions=True)
+        self._collect()
+        self._inflight.clear()
 
     async def _process(self, entry_id: bytes, fields: dict[bytes, bytes] | None) -> bool:
         # A trimmed-away entry has nothing left to do.
@@ -293,15 +331,18 @@ class Outbox:
 
     # -- loops -------------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
-        """Consume until `stop` is set."""
+        """Consume until `stop` is set (events in flight then get a webhook deadline to end)."""
         async with self._alive():
-            while not stop.is_set():
-                try:
-                    await self.process_once()
-                except RedisError as exc:
-                    log.warning("outbox: Redis error, retrying in 1s: %s", exc)
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(stop.wait(), 1.0)
+            try:
+                while not stop.is_set():
+                    try:
+                        await self.process_once()
+                    except RedisError as exc:
+                        log.warning("outbox: Redis error, retrying in 1s: %s", exc)
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(stop.wait(), 1.0)
+            finally:
+                await self._settle_inflight(self._deadline_s())
 
     async def drain(self, timeout_s: float) -> int:
         """Handle what is pending, and whatever falls due, for at most `timeout_s`; returns
@@ -311,9 +352,15 @@ class Outbox:
         if not self._group_ready:
             await self.ensure_group()
         async with self._alive():
-            while loop.time() < deadline:
-                horizon = _now_ms() + int((deadline - loop.time()) * 1000)
-                if await self.queue.due_before(horizon) == 0:
-                    break
-                await self.process_once(block_ms=100)
+            try:
+                while loop.time() < deadline:
+                    horizon = _now_ms() + int((deadline - loop.time()) * 1000)
+                    if await self.queue.due_before(horizon) == 0:
+                        break
+                    await self.process_once(block_ms=100)
+            finally:
+                await self._settle_inflight(deadline - loop.time())
         return await self.pending()
+
+    def _deadline_s(self) -> float:
+        return self.sender.timeout_s if self.sender is not None else 5.0
