@@ -13,10 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from voicedial.campaign.importer import ImportSummary
 from voicedial.emulator import Emulator, Persona
 from voicedial.http import running_server
-from voicedial.settings import SIM_ACCOUNT_SID, SIM_AUTH_TOKEN
+from voicedial.options import CampaignOptions
+from voicedial.settings import SIM_ACCOUNT_SID, SIM_AUTH_TOKEN, Settings, load_settings
 
 # 555-01XX numbers are reserved for fiction; these area codes span several US time zones.
 AREA_CODES = ("201", "312", "303", "415", "617", "713", "206", "602")
@@ -162,3 +165,41 @@ def json_lines(text: str) -> list[dict[str, Any]]:
         with contextlib.suppress(json.JSONDecodeError):
             out.append(json.loads(line))
     return out
+
+
+def sim_settings(monkeypatch: pytest.MonkeyPatch, api_url: str, tmp_path: Path) -> Settings:
+    """Settings of an in-process campaign that calls the test's emulator as "Twilio"."""
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", SIM_ACCOUNT_SID)
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", SIM_AUTH_TOKEN)
+    monkeypatch.setenv("VOICEDIAL_TWILIO_API_URL", api_url)
+    monkeypatch.setenv("VOICEDIAL_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("VOICEDIAL_STORAGE_URL", f"file://{tmp_path / 'data'}")
+    return load_settings()
+
+
+def campaign_options(name: str, **kw: object) -> CampaignOptions:
+    """A campaign's options for tests: fast, one attempt, no calling windows (unless `kw`)."""
+    base: dict[str, object] = dict(
+        name=name,
+        from_number=CALLER_ID,
+        account_sid=SIM_ACCOUNT_SID,
+        provider="twilio",
+        windows_enforced=False,
+        cps=50,
+        max_concurrent=50,
+        max_attempts=1,
+        retry_delay_s=0,
+    )
+    base.update(kw)
+    return CampaignOptions(**base)  # type: ignore[arg-type]
+
+
+def sliding_max(times: list[float], width: float = 1.0) -> int:
+    """The most of `times` in any window `width` long."""
+    times = sorted(times)
+    best, lo = 0, 0
+    for hi, t in enumerate(times):
+        while t - times[lo] >= width:
+            lo += 1
+        best = max(best, hi - lo + 1)
+    return best

@@ -12,56 +12,21 @@ import pytest
 import redis.asyncio as aioredis
 
 from tests.support import (
-    CALLER_ID,
     Collector,
+    campaign_options,
     cooperative,
     emulator,
     fictional_numbers,
     personas,
+    sim_settings,
+    sliding_max,
     write_csv,
 )
 from voicedial.campaign.run import RunRequest, run_campaign
 from voicedial.campaign.session import EXIT_DONE, EXIT_WORK_LEFT
 from voicedial.compliance.windows import CallingWindow
-from voicedial.options import CampaignOptions
-from voicedial.settings import SIM_ACCOUNT_SID, SIM_AUTH_TOKEN, Settings, load_settings
 from voicedial.state.snapshot import snapshot
 from voicedial.state.store import CampaignStore
-
-
-def _settings(monkeypatch: pytest.MonkeyPatch, api_url: str, tmp_path: Path) -> Settings:
-    monkeypatch.setenv("TWILIO_ACCOUNT_SID", SIM_ACCOUNT_SID)
-    monkeypatch.setenv("TWILIO_AUTH_TOKEN", SIM_AUTH_TOKEN)
-    monkeypatch.setenv("VOICEDIAL_TWILIO_API_URL", api_url)
-    monkeypatch.setenv("VOICEDIAL_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("VOICEDIAL_STORAGE_URL", f"file://{tmp_path / 'data'}")
-    return load_settings()
-
-
-def _options(name: str, **kw: object) -> CampaignOptions:
-    base: dict[str, object] = dict(
-        name=name,
-        from_number=CALLER_ID,
-        account_sid=SIM_ACCOUNT_SID,
-        provider="twilio",
-        windows_enforced=False,
-        cps=50,
-        max_concurrent=50,
-        max_attempts=1,
-        retry_delay_s=0,
-    )
-    base.update(kw)
-    return CampaignOptions(**base)  # type: ignore[arg-type]
-
-
-def _sliding_max(times: list[float], width: float = 1.0) -> int:
-    times = sorted(times)
-    best, lo = 0, 0
-    for hi, t in enumerate(times):
-        while t - times[lo] >= width:
-            lo += 1
-        best = max(best, hi - lo + 1)
-    return best
 
 
 @pytest.mark.timeout(60)
@@ -71,15 +36,15 @@ async def test_pacing_at_cps_10_never_exceeds_rate_plus_burst(
     numbers = fictional_numbers(60)
     csv = write_csv(tmp_path / "pace.csv", numbers)
     async with emulator(personas(numbers, answer="busy")) as (emu, url):
-        settings = _settings(monkeypatch, url, tmp_path)
-        request = RunRequest(csv=csv, options=_options("pace", cps=10), port=0)
+        settings = sim_settings(monkeypatch, url, tmp_path)
+        request = RunRequest(csv=csv, options=campaign_options("pace", cps=10), port=0)
         code = await run_campaign(settings, request, Collector())
     assert code == EXIT_DONE
     times = emu.create_times
     assert len(times) == 60
     assert max(times) - min(times) >= 5.0
     # burst is 1: never more than cps + 1 creates in any one-second window
-    assert _sliding_max(times) <= 11
+    assert sliding_max(times) <= 11
     assert sorted(c.to for c in emu.calls.values()) == sorted(numbers)
 
 
@@ -94,9 +59,9 @@ async def test_profiles_stored_for_consenting_humans_only(
     people[numbers[5]] = cooperative(numbers[5]).model_copy(update={"answer": "machine"})
     csv = write_csv(tmp_path / "mix.csv", numbers, extra={"team": "north"})
     async with emulator(people) as (_, url):
-        settings = _settings(monkeypatch, url, tmp_path)
+        settings = sim_settings(monkeypatch, url, tmp_path)
         code = await run_campaign(
-            settings, RunRequest(csv=csv, options=_options("mix"), port=0), Collector()
+            settings, RunRequest(csv=csv, options=campaign_options("mix"), port=0), Collector()
         )
     assert code == EXIT_DONE
     profiles = sorted((tmp_path / "data").glob("calls/profiles/*/*/worker_profile.json"))
@@ -135,8 +100,8 @@ async def test_rerun_dials_nothing_that_finished_and_adds_new_rows(
     numbers = fictional_numbers(8)
     csv = write_csv(tmp_path / "again.csv", numbers[:5])
     async with emulator(personas(numbers, answer="busy")) as (emu, url):
-        settings = _settings(monkeypatch, url, tmp_path)
-        request = RunRequest(csv=csv, options=_options("again"), port=0)
+        settings = sim_settings(monkeypatch, url, tmp_path)
+        request = RunRequest(csv=csv, options=campaign_options("again"), port=0)
         assert await run_campaign(settings, request, Collector()) == EXIT_DONE
         assert len(emu.calls) == 5
         assert await run_campaign(settings, request, Collector()) == EXIT_DONE
@@ -156,8 +121,8 @@ async def test_retries_until_max_attempts(
     numbers = fictional_numbers(2)
     csv = write_csv(tmp_path / "retry.csv", numbers)
     async with emulator(personas(numbers, answer="no-answer")) as (emu, url):
-        settings = _settings(monkeypatch, url, tmp_path)
-        options = _options("retry", max_attempts=3, retry_delay_s=0.2)
+        settings = sim_settings(monkeypatch, url, tmp_path)
+        options = campaign_options("retry", max_attempts=3, retry_delay_s=0.2)
         code = await run_campaign(
             settings, RunRequest(csv=csv, options=options, port=0), Collector()
         )
@@ -188,9 +153,9 @@ async def test_throttled_create_is_retried_not_lost(
     csv = write_csv(tmp_path / "busy.csv", numbers)
     async with emulator(personas(numbers, answer="busy")) as (emu, url):
         emu.inject_errors[numbers[0]] = [429, 500]
-        settings = _settings(monkeypatch, url, tmp_path)
+        settings = sim_settings(monkeypatch, url, tmp_path)
         code = await run_campaign(
-            settings, RunRequest(csv=csv, options=_options("throttle"), port=0), Collector()
+            settings, RunRequest(csv=csv, options=campaign_options("throttle"), port=0), Collector()
         )
     assert code == EXIT_DONE
     assert sorted(c.to for c in emu.calls.values()) == sorted(numbers)
@@ -213,8 +178,8 @@ async def test_contacts_outside_their_window_wait(
     csv = tmp_path / "window.csv"
     csv.write_text(f"phone,timezone\n{east},America/New_York\n{west},America/Los_Angeles\n")
     async with emulator(personas([east, west], answer="busy")) as (emu, url):
-        settings = _settings(monkeypatch, url, tmp_path)
-        options = _options("window", windows_enforced=True, days=[0, 1, 2, 3, 4])
+        settings = sim_settings(monkeypatch, url, tmp_path)
+        options = campaign_options("window", windows_enforced=True, days=[0, 1, 2, 3, 4])
         request = RunRequest(csv=csv, options=options, port=0, clock=lambda: clock)
         collector = Collector()
         code = await run_campaign(settings, request, collector)
@@ -235,16 +200,18 @@ async def test_opt_out_on_a_call_keeps_the_number_out_of_every_campaign(
     csv = write_csv(tmp_path / "first.csv", [number])
     people = {number: cooperative(number).model_copy(update={"opt_out": True})}
     async with emulator(people) as (emu, url):
-        settings = _settings(monkeypatch, url, tmp_path)
+        settings = sim_settings(monkeypatch, url, tmp_path)
         assert (
             await run_campaign(
-                settings, RunRequest(csv=csv, options=_options("first"), port=0), Collector()
+                settings,
+                RunRequest(csv=csv, options=campaign_options("first"), port=0),
+                Collector(),
             )
             == EXIT_DONE
         )
         collector = Collector()
         code = await run_campaign(
-            settings, RunRequest(csv=csv, options=_options("second"), port=0), collector
+            settings, RunRequest(csv=csv, options=campaign_options("second"), port=0), collector
         )
     assert code == EXIT_DONE
     assert len(emu.calls) == 1
@@ -263,9 +230,11 @@ async def test_recordings_of_consenting_calls_are_stored(
     }
     csv = write_csv(tmp_path / "rec.csv", numbers)
     async with emulator(people) as (_, url):
-        settings = _settings(monkeypatch, url, tmp_path)
+        settings = sim_settings(monkeypatch, url, tmp_path)
         code = await run_campaign(
-            settings, RunRequest(csv=csv, options=_options("rec", record=True), port=0), Collector()
+            settings,
+            RunRequest(csv=csv, options=campaign_options("rec", record=True), port=0),
+            Collector(),
         )
     assert code == EXIT_DONE
     audio = list((tmp_path / "data").glob("calls/audio/*/*/recording.wav"))

@@ -19,12 +19,14 @@ import pytest
 import redis.asyncio as aioredis
 
 from tests.support import (
-    CALLER_ID,
     Collector,
+    campaign_options,
     cooperative,
     emulator,
     fictional_numbers,
     sim_env,
+    sim_settings,
+    sliding_max,
     voicedial,
     write_csv,
 )
@@ -36,36 +38,10 @@ from voicedial.dialing.dialer import Dialer
 from voicedial.dialing.pacing import Pacer
 from voicedial.dialing.twilio import TwilioProvider
 from voicedial.emulator import Persona
-from voicedial.options import CampaignOptions
-from voicedial.settings import SIM_ACCOUNT_SID, SIM_AUTH_TOKEN, Settings, load_settings
+from voicedial.settings import SIM_ACCOUNT_SID, SIM_AUTH_TOKEN, load_settings
 from voicedial.state.identity import shared_hash_key
 from voicedial.state.pace import PaceBucket
 from voicedial.state.store import CampaignStore
-
-
-def _settings(monkeypatch: pytest.MonkeyPatch, api_url: str, tmp_path: Path) -> Settings:
-    monkeypatch.setenv("TWILIO_ACCOUNT_SID", SIM_ACCOUNT_SID)
-    monkeypatch.setenv("TWILIO_AUTH_TOKEN", SIM_AUTH_TOKEN)
-    monkeypatch.setenv("VOICEDIAL_TWILIO_API_URL", api_url)
-    monkeypatch.setenv("VOICEDIAL_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("VOICEDIAL_STORAGE_URL", f"file://{tmp_path / 'data'}")
-    return load_settings()
-
-
-def _options(name: str, **kw: object) -> CampaignOptions:
-    base: dict[str, object] = dict(
-        name=name,
-        from_number=CALLER_ID,
-        account_sid=SIM_ACCOUNT_SID,
-        provider="twilio",
-        windows_enforced=False,
-        cps=50,
-        max_concurrent=50,
-        max_attempts=1,
-        retry_delay_s=0,
-    )
-    base.update(kw)
-    return CampaignOptions(**base)  # type: ignore[arg-type]
 
 
 def _contact(contact_id: str, number: str) -> Contact:
@@ -101,7 +77,7 @@ async def test_an_opt_out_in_one_campaign_stops_every_other(
     later = write_csv(tmp_path / "later.csv", numbers)
     first = write_csv(tmp_path / "first.csv", numbers)
     async with emulator(people) as (emu, url):
-        settings = _settings(monkeypatch, url, tmp_path)
+        settings = sim_settings(monkeypatch, url, tmp_path)
         # Campaign "later" is imported before the opt-out happens, and dialled after it.
         client = aioredis.from_url(redis_url)
         summary = await import_csv(
@@ -115,11 +91,11 @@ async def test_an_opt_out_in_one_campaign_stops_every_other(
         assert summary.added == 4
         await client.aclose()
         code = await run_campaign(
-            settings, RunRequest(csv=first, options=_options("first"), port=0), Collector()
+            settings, RunRequest(csv=first, options=campaign_options("first"), port=0), Collector()
         )
         assert code == EXIT_DONE
         code = await run_campaign(
-            settings, RunRequest(csv=later, options=_options("later"), port=0), Collector()
+            settings, RunRequest(csv=later, options=campaign_options("later"), port=0), Collector()
         )
         assert code == EXIT_DONE
         called = Counter(call.to for call in emu.calls.values())
@@ -146,8 +122,8 @@ async def test_one_phone_hash_key_per_redis(
     csv = write_csv(tmp_path / "people.csv", numbers)
     async with emulator({n: cooperative(n) for n in numbers}) as (emu, url):
         monkeypatch.setenv("VOICEDIAL_PHONE_HASH_KEY", "a" * 64)
-        settings = _settings(monkeypatch, url, tmp_path)
-        request = RunRequest(csv=csv, options=_options("one"), port=0)
+        settings = sim_settings(monkeypatch, url, tmp_path)
+        request = RunRequest(csv=csv, options=campaign_options("one"), port=0)
         assert await run_campaign(settings, request, Collector()) == EXIT_DONE
         # Another machine on the same Redis with another key: refused before anything happens.
         env = {
@@ -161,7 +137,7 @@ async def test_one_phone_hash_key_per_redis(
         monkeypatch.delenv("VOICEDIAL_PHONE_HASH_KEY")
         monkeypatch.setenv("VOICEDIAL_HOME", str(tmp_path / "third-home"))
         summary = Collector()
-        again = RunRequest(csv=csv, options=_options("one"), port=0)
+        again = RunRequest(csv=csv, options=campaign_options("one"), port=0)
         assert await run_campaign(load_settings(), again, summary) == EXIT_DONE
         calls = len(emu.calls)
     assert other.code == 2
@@ -182,15 +158,15 @@ async def test_exit_0_only_when_every_profile_is_stored(
     csv = write_csv(tmp_path / "store.csv", numbers)
     (tmp_path / "data").write_text("a file where the storage folder should be")
     async with emulator({n: cooperative(n) for n in numbers}) as (emu, url):
-        settings = _settings(monkeypatch, url, tmp_path)
-        broken = RunRequest(csv=csv, options=_options("store"), port=0, drain_s=1)
+        settings = sim_settings(monkeypatch, url, tmp_path)
+        broken = RunRequest(csv=csv, options=campaign_options("store"), port=0, drain_s=1)
         reporter = Collector()
         assert await run_campaign(settings, broken, reporter) == EXIT_WORK_LEFT
         assert len(emu.calls) == 3
         assert any("3 profile event(s) still pending" in n for n in reporter.notices)
         # Storage back: the next run dials no one and stores what was left.
         (tmp_path / "data").unlink()
-        again = RunRequest(csv=csv, options=_options("store"), port=0, drain_s=10)
+        again = RunRequest(csv=csv, options=campaign_options("store"), port=0, drain_s=10)
         assert await run_campaign(settings, again, Collector()) == EXIT_DONE
         assert len(emu.calls) == 3
     assert len(list((tmp_path / "data" / "calls" / "profiles").rglob("*.json"))) == 3
@@ -203,7 +179,7 @@ async def test_a_create_that_times_out_after_twilio_accepted_it_is_adopted(
     number = fictional_numbers(1)[0]
     client = aioredis.from_url(redis_url)
     store = CampaignStore(client, "slow")
-    options = _options("slow", cps=100)
+    options = campaign_options("slow", cps=100)
     await store.save_meta(options.model_dump(mode="json"))
     await store.import_contacts([_contact("k1", number)])
     async with emulator({number: Persona(phone=number, answer="busy")}, speed=50) as (emu, url):
@@ -244,8 +220,8 @@ async def test_a_window_closed_for_everyone_exits_75_without_touching_contacts(
     csv = write_csv(tmp_path / "closed.csv", numbers)
     wednesday = datetime(2026, 12, 2, 17, 0, tzinfo=UTC)  # noon on the US east coast
     async with emulator() as (emu, url):
-        settings = _settings(monkeypatch, url, tmp_path)
-        options = _options("closed", windows_enforced=True, days=[5, 6])  # weekends only
+        settings = sim_settings(monkeypatch, url, tmp_path)
+        options = campaign_options("closed", windows_enforced=True, days=[5, 6])  # weekends only
         request = RunRequest(csv=csv, options=options, port=0, clock=lambda: wednesday)
         reporter = Collector()
         assert await run_campaign(settings, request, reporter) == EXIT_WORK_LEFT
@@ -262,16 +238,6 @@ def _free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
-
-
-def _sliding_max(times: list[float], width: float = 1.0) -> int:
-    times = sorted(times)
-    best, lo = 0, 0
-    for hi, t in enumerate(times):
-        while t - times[lo] >= width:
-            lo += 1
-        best = max(best, hi - lo + 1)
-    return best
 
 
 @pytest.mark.timeout(60)
@@ -302,7 +268,7 @@ async def test_late_pace_slots_are_skipped_never_fired_in_a_bunch(redis_url: str
                 await asyncio.sleep(0.05)
             numbers = fictional_numbers(800)
             store = CampaignStore(client, "late")
-            options = _options("late", cps=200, max_concurrent=2000)
+            options = campaign_options("late", cps=200, max_concurrent=2000)
             await store.save_meta(options.model_dump(mode="json"))
             await store.import_contacts([_contact(f"k{i}", n) for i, n in enumerate(numbers)])
             provider = TwilioProvider(
@@ -338,4 +304,4 @@ async def test_late_pace_slots_are_skipped_never_fired_in_a_bunch(redis_url: str
         await client.aclose()
     assert len(calls) == len({c["to"] for c in calls}) == 800  # everyone once
     assert dialer.skipped_slots > 0  # the stalls did make slots late
-    assert _sliding_max([c["created_at"] for c in calls]) <= 201
+    assert sliding_max([c["created_at"] for c in calls]) <= 201
