@@ -131,6 +131,8 @@ def test_file_without_phone_column_exits_2_with_one_line(tmp_path: Path, redis_u
         (["campaign", "run", "x.csv", "--agent", "gpt"], "--agent"),
         (["campaign", "pause", "nope"], "no campaign named"),
         (["status", "nope"], "no campaign named"),
+        (["sim", "--fault-create-429", "2"], "--fault-create-429"),
+        (["sim", "--fault-slow-create-s", "-1"], "--fault-slow-create-s"),
     ],
 )
 def test_bad_usage_is_one_line_and_exit_2(

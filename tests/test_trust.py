@@ -11,6 +11,7 @@ import socket
 import sys
 import time
 from collections import Counter
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -305,3 +306,67 @@ async def test_late_pace_slots_are_skipped_never_fired_in_a_bunch(redis_url: str
     assert len(calls) == len({c["to"] for c in calls}) == 800  # everyone once
     assert dialer.skipped_slots > 0  # the stalls did make slots late
     assert sliding_max([c["created_at"] for c in calls]) <= 201
+
+
+@contextlib.asynccontextmanager
+async def _sim_process(*args: str) -> AsyncIterator[str]:
+    """`voicedial sim` in a process of its own; yields its base URL."""
+    port = _free_port()
+    sim = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "voicedial",
+        "sim",
+        "--port",
+        str(port),
+        *args,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    api = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient() as http:
+            for _ in range(200):
+                with contextlib.suppress(httpx.TransportError):
+                    if (await http.get(f"{api}/_emulator/health")).status_code == 200:
+                        break
+                await asyncio.sleep(0.05)
+        yield api
+    finally:
+        sim.terminate()
+        await sim.wait()
+
+
+@pytest.mark.timeout(90)
+async def test_a_campaign_through_refused_creates_and_unruly_callbacks(
+    redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    numbers = fictional_numbers(24)
+    csv = write_csv(tmp_path / "faults.csv", numbers)
+    people = tmp_path / "personas.jsonl"
+    people.write_text("".join(cooperative(n).model_dump_json() + "\n" for n in numbers))
+    faults = [
+        "--fault-create-429",
+        "0.2",
+        "--fault-create-500",
+        "0.1",
+        "--fault-duplicate-callbacks",
+        "0.3",
+        "--fault-reorder-callbacks",
+        "0.3",
+    ]
+    async with _sim_process("--personas", str(people), "--speed", "30", *faults) as api:
+        settings = sim_settings(monkeypatch, api, tmp_path)
+        options = campaign_options("unruly", cps=20, max_attempts=3, retry_delay_s=0)
+        request = RunRequest(csv=csv, options=options, port=0, drain_s=10)
+        code = await run_campaign(settings, request, Collector())
+        async with httpx.AsyncClient() as http:
+            calls = (await http.get(f"{api}/_emulator/calls")).json()
+            injected = (await http.get(f"{api}/_emulator/health")).json()["faults"]
+    assert code == EXIT_DONE
+    assert {"create-429", "create-500", "callback-duplicated", "callback-reordered"} <= set(
+        injected
+    )
+    assert sorted(c["to"] for c in calls) == sorted(numbers)  # each person called once
+    profiles = list((tmp_path / "data").rglob("worker_profile.json"))
+    assert len(profiles) == len(numbers)  # one each, duplicated callbacks notwithstanding

@@ -30,17 +30,59 @@ def sim(
     personas: Annotated[Path | None, typer.Option(help="Callers (JSONL).")] = None,
     seed: Annotated[int, typer.Option(help="Seed for generated callers.")] = 0,
     speed: Annotated[float, typer.Option(help="Time compression (1: real time).")] = 1.0,
+    fault_create_429: Annotated[
+        float, typer.Option(help="Share of creates refused with 429 (Twilio error 20429).")
+    ] = 0.0,
+    fault_create_500: Annotated[
+        float, typer.Option(help="Share of creates refused with 500.")
+    ] = 0.0,
+    fault_slow_create: Annotated[
+        float,
+        typer.Option(
+            help="Share of creates accepted (the call goes ahead) but answered only after "
+            "--fault-slow-create-s: the caller sees a timeout after Twilio placed the call."
+        ),
+    ] = 0.0,
+    fault_slow_create_s: Annotated[
+        float, typer.Option(help="How late a slow create is answered, in seconds.")
+    ] = 20.0,
+    fault_drop_callbacks: Annotated[
+        float, typer.Option(help="Share of status callbacks never sent.")
+    ] = 0.0,
+    fault_duplicate_callbacks: Annotated[
+        float, typer.Option(help="Share of status callbacks sent twice.")
+    ] = 0.0,
+    fault_reorder_callbacks: Annotated[
+        float,
+        typer.Option(help="Share of progress callbacks held back so the next one overtakes them."),
+    ] = 0.0,
 ) -> None:
     """Run the Twilio emulator standalone on loopback. Point VOICEDIAL_TWILIO_API_URL at it and
-    use its account (printed) as TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN."""
+    use its account (printed) as TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN. The --fault-* options
+    rehearse what Twilio and networks do (each a share from 0 to 1, drawn with --seed)."""
     # The emulator (starlette, the callers' brain) and pydantic-settings: imported here so that
     # the start-up of every command, --help and completion stays fast.
     from voicedial.emulator import run_emulator
+    from voicedial.emulator.faults import Faults
     from voicedial.settings import SIM_ACCOUNT_SID, SIM_AUTH_TOKEN
 
     if host not in ("127.0.0.1", "localhost", "::1"):
         err.print("[red]error:[/] the emulator serves loopback only")
         raise typer.Exit(2)
+    try:
+        faults = Faults(
+            create_429=fault_create_429,
+            create_500=fault_create_500,
+            slow_create=fault_slow_create,
+            slow_create_s=fault_slow_create_s,
+            drop_callbacks=fault_drop_callbacks,
+            duplicate_callbacks=fault_duplicate_callbacks,
+            reorder_callbacks=fault_reorder_callbacks,
+            seed=seed,
+        )
+    except ValueError as exc:
+        err.print(f"[red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(2) from None
     Console().print(
         f"Twilio emulator on http://{host}:{port}  account {SIM_ACCOUNT_SID}  "
         f"token {SIM_AUTH_TOKEN}"
@@ -54,6 +96,7 @@ def sim(
             personas_path=str(personas) if personas else None,
             seed=seed,
             speed=speed,
+            faults=faults,
         )
     )
 

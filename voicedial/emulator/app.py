@@ -31,6 +31,7 @@ from starlette.routing import Route
 
 from voicedial.emulator.brain import CallerBrain
 from voicedial.emulator.calls import API_VERSION, CallRunner, SimCall, WebhookClient
+from voicedial.emulator.faults import Faults
 from voicedial.emulator.persona_model import Persona
 from voicedial.emulator.personas import generate_persona, load_personas
 from voicedial.http import bind_socket, serve
@@ -111,9 +112,12 @@ class Emulator:
         personas: Mapping[str, Persona] | None = None,
         seed: int = 0,
         speed: float = 1.0,
+        faults: Faults | None = None,
     ) -> None:
         if speed <= 0:
             raise ValueError("speed must be positive")
+        self.faults = faults or Faults(seed=seed)
+        self.refused_creates: dict[str, int] = {}  # faults injected on creates, by kind
         self.account_sid = account_sid
         self.auth_token = auth_token
         self.personas: dict[str, Persona] = dict(personas or {})
@@ -176,6 +180,7 @@ class Emulator:
             auth_token=self.auth_token,
             speed=self.speed,
             recording_url=self._recording_url,
+            faults=self.faults,
         )
         self._idle.clear()
         task = asyncio.create_task(runner.run(), name=f"emulated-call-{call.sid}")
@@ -275,6 +280,12 @@ class Emulator:
             status = statuses.pop(0)
             code, message = _INJECTED.get(status, (20500, "Internal Server Error"))
             return twilio_error(status, code, message)
+        for status, rate in ((429, self.faults.create_429), (500, self.faults.create_500)):
+            if self.faults.hit(rate):
+                name = f"create-{status}"
+                self.refused_creates[name] = self.refused_creates.get(name, 0) + 1
+                code, message = _INJECTED.get(status, (20500, "Internal Server Error"))
+                return twilio_error(status, code, message)
         if (invalid := self._validate(form, to)) is not None:
             return invalid
         self._base_url = str(request.base_url).rstrip("/")
@@ -284,6 +295,8 @@ class Emulator:
         self._start(call)
         if delays := self.slow_creates.get(to):
             await asyncio.sleep(delays.pop(0))
+        elif self.faults.hit(self.faults.slow_create):
+            await asyncio.sleep(self.faults.slow_create_s)
         return JSONResponse(call.resource(), status_code=201)
 
     def _validate(self, form: FormData, to: str) -> JSONResponse | None:
@@ -388,7 +401,14 @@ class Emulator:
         )
 
     async def _health(self, request: Request) -> Response:
-        return JSONResponse({"ok": True, "calls": len(self.calls), "live": len(self._tasks)})
+        faults = dict(self.refused_creates)
+        for call in self.calls.values():
+            for event in call.events:
+                if event["type"].startswith("callback-"):
+                    faults[event["type"]] = faults.get(event["type"], 0) + 1
+        return JSONResponse(
+            {"ok": True, "calls": len(self.calls), "live": len(self._tasks), "faults": faults}
+        )
 
 
 def _tone_wav(seconds: float, rate: int = 8000) -> bytes:
@@ -415,11 +435,17 @@ async def run_emulator(
     personas_path: str | None,
     seed: int,
     speed: float,
+    faults: Faults | None = None,
 ) -> None:
     """Serve the emulator standalone on `host:port` until cancelled (`voicedial sim`)."""
     personas: dict[str, Persona] = load_personas(Path(personas_path)) if personas_path else {}
     emulator = Emulator(
-        account_sid=account_sid, auth_token=auth_token, personas=personas, seed=seed, speed=speed
+        account_sid=account_sid,
+        auth_token=auth_token,
+        personas=personas,
+        seed=seed,
+        speed=speed,
+        faults=faults,
     )
     sock = bind_socket(host, port)
     log.info(

@@ -20,6 +20,7 @@ import yarl
 from twilio.request_validator import RequestValidator
 
 from voicedial.emulator.brain import CallerBrain
+from voicedial.emulator.faults import Faults
 from voicedial.emulator.persona_model import Persona
 from voicedial.emulator.twiml import TwimlError, TwimlExecutor
 
@@ -202,8 +203,10 @@ class CallRunner:
         auth_token: str,
         speed: float,
         recording_url: Callable[[SimCall], str] | None = None,
+        faults: Faults | None = None,
     ) -> None:
         self.call = call
+        self.faults = faults or Faults()
         self.persona = persona
         self.brain = brain
         self.http = http
@@ -211,6 +214,7 @@ class CallRunner:
         self.speed = speed
         self._recording_url = recording_url
         self._amd_task: asyncio.Task[None] | None = None
+        self._late: set[asyncio.Task[None]] = set()
 
     async def sleep(self, seconds: float) -> None:
         """Sleep emulated `seconds`, compressed by the speed factor."""
@@ -223,6 +227,8 @@ class CallRunner:
         call = self.call
         try:
             await self._lifecycle()
+            if self._late:  # callbacks held back to arrive out of order go out first
+                await asyncio.gather(*self._late, return_exceptions=True)
         except asyncio.CancelledError:
             if call.live:
                 self._finish("failed" if call.started_at is None else "completed")
@@ -235,6 +241,8 @@ class CallRunner:
         finally:
             if self._amd_task is not None:
                 self._amd_task.cancel()
+            for task in self._late:
+                task.cancel()
 
     async def _lifecycle(self) -> None:
         call = self.call
@@ -405,7 +413,23 @@ class CallRunner:
                 params["RecordingSid"] = "RE" + call.sid[2:]
                 params["RecordingDuration"] = str(call.duration or 0)
         call.sequence += 1
-        await self._send(call.status_callback, call.status_callback_method, params)
+        url, method = call.status_callback, call.status_callback_method
+        if self.faults.hit(self.faults.drop_callbacks):
+            call.record("callback-dropped", url=url)
+            return
+        if event != "completed" and self.faults.hit(self.faults.reorder_callbacks):
+            # Sent late, so the next callback overtakes it (Twilio does not promise order).
+            call.record("callback-reordered", url=url)
+            self._late.add(asyncio.create_task(self._send_later(url, method, params)))
+            return
+        await self._send(url, method, params)
+        if self.faults.hit(self.faults.duplicate_callbacks):
+            call.record("callback-duplicated", url=url)
+            await self._send(url, method, params)
+
+    async def _send_later(self, url: str, method: str, params: dict[str, str]) -> None:
+        await self.sleep(2.0)
+        await self._send(url, method, params)
 
     def _event_status(self, event: str) -> str:
         return {"initiated": "initiated", "ringing": "ringing", "answered": "in-progress"}.get(
