@@ -215,18 +215,28 @@ async def test_which_answers_are_retried(status: int, permanent: bool) -> None:
 
 
 async def test_a_receiver_that_trickles_its_answer_meets_one_total_deadline() -> None:
-    served = asyncio.Event()
+    served, done = asyncio.Event(), asyncio.Event()
+    handlers: list[asyncio.Task[None]] = []
 
     async def trickle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.readuntil(b"\r\n\r\n")
-        served.set()
-        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 50\r\n\r\n")
-        with contextlib.suppress(ConnectionError):
+        if (task := asyncio.current_task()) is not None:
+            handlers.append(task)
+        try:
+            await reader.readuntil(b"\r\n\r\n")
+            served.set()
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 50\r\n\r\n")
             for _ in range(50):  # one byte every 0.2 s: each read is quick, the whole is 10 s
+                if done.is_set():
+                    break
                 writer.write(b"x")
                 await writer.drain()
                 await asyncio.sleep(0.2)
-        writer.close()
+        except ConnectionError:
+            pass
+        finally:
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
 
     server = await asyncio.start_server(trickle, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
@@ -236,7 +246,10 @@ async def test_a_receiver_that_trickles_its_answer_meets_one_total_deadline() ->
     result = await sender.send(f"http://127.0.0.1:{port}/in", event())
     elapsed = loop.time() - started
     await sender.aclose()
+    done.set()
+    await asyncio.gather(*handlers, return_exceptions=True)
     server.close()
+    await server.wait_closed()
     assert served.is_set()
     assert not result.ok and not result.permanent and "within 1s" in result.error
     assert elapsed < 5  # the attempt ended at its deadline, not when the receiver finished
