@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from voicedial.campaign.importer import ImportSummary
+from voicedial.contacts.parse import Contact
 from voicedial.emulator import Emulator, Persona
 from voicedial.http import running_server
 from voicedial.options import CampaignOptions
@@ -203,3 +204,20 @@ def sliding_max(times: list[float], width: float = 1.0) -> int:
             lo += 1
         best = max(best, hi - lo + 1)
     return best
+
+
+def make_contact(contact_id: str, number: str, *, row: int = 1, **fields: Any) -> Contact:
+    """A contact as the import makes it (phone hash derived from the id; no zones)."""
+    values: dict[str, Any] = dict(
+        contact_id=contact_id,
+        e164=number,
+        phone_hash=(contact_id * 64)[:64],
+        external_id=None,
+        name=None,
+        timezones=(),
+        webhook_url=None,
+        context={},
+        row=row,
+    )
+    values.update(fields)
+    return Contact(**values)

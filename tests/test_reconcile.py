@@ -11,9 +11,8 @@ from dataclasses import dataclass
 import pytest
 import redis.asyncio as aioredis
 
-from tests.support import CALLER_ID, cooperative, emulator
+from tests.support import CALLER_ID, cooperative, emulator, make_contact
 from voicedial.campaign.reconcile import Reconciler
-from voicedial.contacts.parse import Contact
 from voicedial.dialing.provider import CallRequest
 from voicedial.dialing.twilio import TwilioProvider
 from voicedial.emulator import Emulator, Persona
@@ -64,21 +63,7 @@ async def _rig(redis_url: str, persona: Persona, speed: float) -> AsyncIterator[
         retry_delay_s=60,
     )
     await store.save_meta(options.model_dump(mode="json"))
-    await store.import_contacts(
-        [
-            Contact(
-                contact_id="c1",
-                e164=NUMBER,
-                phone_hash="f" * 64,
-                external_id=None,
-                name=None,
-                timezones=(),
-                webhook_url=None,
-                context={},
-                row=1,
-            )
-        ]
-    )
+    await store.import_contacts([make_contact("c1", NUMBER)])
     async with emulator({NUMBER: persona}, speed=speed) as (emu, url):
         provider = TwilioProvider(
             account_sid=SIM_ACCOUNT_SID, auth_token=SIM_AUTH_TOKEN, api_url=url
@@ -142,17 +127,7 @@ async def test_number_twilio_calls_invalid_is_settled_not_retried(busy: Rig) -> 
     from voicedial.dialing.dialer import Dialer
     from voicedial.dialing.pacing import Pacer
 
-    bad = Contact(
-        contact_id="bad",
-        e164="+15550000000",
-        phone_hash="e" * 64,
-        external_id=None,
-        name=None,
-        timezones=(),
-        webhook_url=None,
-        context={},
-        row=2,
-    )
+    bad = make_contact("bad", "+15550000000", row=2)
     await busy.store.redis.delete(busy.store.keys.due)  # only the bad contact is due
     await busy.store.import_contacts([bad])
     options = CampaignOptions(
@@ -193,11 +168,11 @@ async def test_a_call_twilio_does_not_know_settles_once_without_a_profile(busy: 
 
     await busy.claim_as_dead_worker()
     lost = "CA" + "0" * 31 + "9"
-    await busy.store.record_dial("c1", lost, lease_ms=1)
+    await busy.store.record_dial("c1", lost, lease_ms=600_000)
     state, _ = start_interview(caller_name=None, org_name="Acme", now_year=2026)
     state.consent_given = True
     await busy.store.update_call(lost, interview=state.model_dump_json(), answered_at=1)
-    await asyncio.sleep(0.01)  # the 1 ms lease has expired
+    await busy.store.expire_lease("c1", in_ms=-1)  # its worker is long gone
     assert await busy.reconciler.run_once() == 1
     assert await busy.reconciler.run_once() == 0  # settled once
     assert await busy.store.counts() == {"retry_wait": 1}

@@ -19,7 +19,7 @@ from redis.exceptions import ResponseError
 from starlette.datastructures import ImmutableMultiDict
 from twilio.request_validator import RequestValidator
 
-from tests.support import CALLER_ID
+from tests.support import CALLER_ID, make_contact
 from voicedial.callbacks.outcomes import (
     CALL_FIELDS,
     CONTACT_FIELDS,
@@ -177,21 +177,7 @@ async def test_a_callsid_the_campaign_never_placed_changes_nothing(rig: Rig) -> 
 async def test_a_callback_that_beats_the_dialler_is_still_adopted(rig: Rig) -> None:
     # A contact being dialled whose create has not been recorded yet: its first callback is
     # the campaign's call (the dialler records it a moment later).
-    await rig.store.import_contacts(
-        [
-            Contact(
-                contact_id="beef",
-                e164="+12015550123",
-                phone_hash="cd" * 32,
-                external_id=None,
-                name=None,
-                timezones=(),
-                webhook_url=None,
-                context={},
-                row=2,
-            )
-        ]
-    )
+    await rig.store.import_contacts([make_contact("beef", "+12015550123", row=2)])
     assert await rig.store.claim(limit=1, max_concurrent=5, lease_ms=60_000, worker="t") == ["beef"]
     early = "CA" + "e" * 32
     path = "/twilio/status?" + urlencode({"c": "srv", "k": "beef"})

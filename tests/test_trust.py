@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -25,6 +26,7 @@ from tests.support import (
     cooperative,
     emulator,
     fictional_numbers,
+    make_contact,
     sim_env,
     sim_settings,
     sliding_max,
@@ -34,29 +36,15 @@ from tests.support import (
 from voicedial.campaign.importer import import_csv
 from voicedial.campaign.run import RunRequest, run_campaign
 from voicedial.campaign.session import EXIT_DONE, EXIT_WORK_LEFT
-from voicedial.contacts.parse import Contact
 from voicedial.dialing.dialer import Dialer
 from voicedial.dialing.pacing import Pacer
 from voicedial.dialing.twilio import TwilioProvider
 from voicedial.emulator import Persona
+from voicedial.options import CampaignOptions
 from voicedial.settings import SIM_ACCOUNT_SID, SIM_AUTH_TOKEN, load_settings
 from voicedial.state.identity import shared_hash_key
 from voicedial.state.pace import PaceBucket
 from voicedial.state.store import CampaignStore
-
-
-def _contact(contact_id: str, number: str) -> Contact:
-    return Contact(
-        contact_id=contact_id,
-        e164=number,
-        phone_hash=contact_id * 16,
-        external_id=None,
-        name=None,
-        timezones=(),
-        webhook_url=None,
-        context={},
-        row=1,
-    )
 
 
 def _audit(data: Path) -> list[dict[str, object]]:
@@ -182,20 +170,13 @@ async def test_a_create_that_times_out_after_twilio_accepted_it_is_adopted(
     store = CampaignStore(client, "slow")
     options = campaign_options("slow", cps=100)
     await store.save_meta(options.model_dump(mode="json"))
-    await store.import_contacts([_contact("k1", number)])
+    await store.import_contacts([make_contact("k1", number)])
     async with emulator({number: Persona(phone=number, answer="busy")}, speed=50) as (emu, url):
         emu.slow_creates[number] = [3.0]  # accepted at once, answered after the client gave up
         provider = TwilioProvider(
             account_sid=SIM_ACCOUNT_SID, auth_token=SIM_AUTH_TOKEN, api_url=url, timeout_s=0.5
         )
-        dialer = Dialer(
-            store=store,
-            options=options,
-            provider=provider,
-            pacer=Pacer(PaceBucket(client, account_sid="ACslow"), cps=100),
-            public_url="http://127.0.0.1:9/twilio",
-            worker_id="w",
-        )
+        dialer = _dialer(store, options, provider, client)
         stop = asyncio.Event()
         task = asyncio.create_task(dialer.run(stop))
         for _ in range(400):  # until the dialler has recorded a call for the contact
@@ -241,73 +222,6 @@ def _free_port() -> int:
         return port
 
 
-@pytest.mark.timeout(60)
-async def test_late_pace_slots_are_skipped_never_fired_in_a_bunch(redis_url: str) -> None:
-    # The emulator in a process of its own (`voicedial sim`), so this test's stalls of the
-    # event loop hold back only the dialler, as a busy machine does.
-    port = _free_port()
-    sim = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "voicedial",
-        "sim",
-        "--port",
-        str(port),
-        "--speed",
-        "0.001",
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    api = f"http://127.0.0.1:{port}"
-    client = aioredis.from_url(redis_url)
-    try:
-        async with httpx.AsyncClient() as http:
-            for _ in range(200):
-                with contextlib.suppress(httpx.TransportError):
-                    if (await http.get(f"{api}/_emulator/health")).status_code == 200:
-                        break
-                await asyncio.sleep(0.05)
-            numbers = fictional_numbers(800)
-            store = CampaignStore(client, "late")
-            options = campaign_options("late", cps=200, max_concurrent=2000)
-            await store.save_meta(options.model_dump(mode="json"))
-            await store.import_contacts([_contact(f"k{i}", n) for i, n in enumerate(numbers)])
-            provider = TwilioProvider(
-                account_sid=SIM_ACCOUNT_SID, auth_token=SIM_AUTH_TOKEN, api_url=api
-            )
-            dialer = Dialer(
-                store=store,
-                options=options,
-                provider=provider,
-                pacer=Pacer(PaceBucket(client, account_sid="AClate"), cps=200),
-                public_url="http://127.0.0.1:9/twilio",
-                worker_id="w",
-            )
-            stop = asyncio.Event()
-
-            async def hog() -> None:  # a loop held up now and then, as on a busy machine
-                while not stop.is_set():
-                    await asyncio.sleep(1.05)
-                    time.sleep(0.08)
-
-            tasks = [asyncio.create_task(dialer.run(stop)), asyncio.create_task(hog())]
-            for _ in range(1000):
-                if dialer.placed >= len(numbers):
-                    break
-                await asyncio.sleep(0.05)
-            stop.set()
-            await asyncio.gather(*tasks)
-            await provider.aclose()
-            calls = (await http.get(f"{api}/_emulator/calls")).json()
-    finally:
-        sim.terminate()
-        await sim.wait()
-        await client.aclose()
-    assert len(calls) == len({c["to"] for c in calls}) == 800  # everyone once
-    assert dialer.skipped_slots > 0  # the stalls did make slots late
-    assert sliding_max([c["created_at"] for c in calls]) <= 201
-
-
 @contextlib.asynccontextmanager
 async def _sim_process(*args: str) -> AsyncIterator[str]:
     """`voicedial sim` in a process of its own; yields its base URL."""
@@ -335,6 +249,58 @@ async def _sim_process(*args: str) -> AsyncIterator[str]:
     finally:
         sim.terminate()
         await sim.wait()
+
+
+def _dialer(
+    store: CampaignStore, options: CampaignOptions, provider: TwilioProvider, client: Any
+) -> Dialer:
+    """The product's dialler on `store`, its callbacks going nowhere (no server listens)."""
+    return Dialer(
+        store=store,
+        options=options,
+        provider=provider,
+        pacer=Pacer(PaceBucket(client, account_sid="AC" + options.name), cps=options.cps),
+        public_url="http://127.0.0.1:9/twilio",
+        worker_id="w",
+    )
+
+
+@pytest.mark.timeout(60)
+async def test_late_pace_slots_are_skipped_never_fired_in_a_bunch(redis_url: str) -> None:
+    # The emulator in a process of its own (`voicedial sim`), so this test's stalls of the
+    # event loop hold back only the dialler, as a busy machine does.
+    numbers = fictional_numbers(800)
+    client = aioredis.from_url(redis_url)
+    store = CampaignStore(client, "late")
+    options = campaign_options("late", cps=200, max_concurrent=2000)
+    await store.save_meta(options.model_dump(mode="json"))
+    await store.import_contacts([make_contact(f"k{i}", n) for i, n in enumerate(numbers)])
+    async with _sim_process("--speed", "0.001") as api:
+        provider = TwilioProvider(
+            account_sid=SIM_ACCOUNT_SID, auth_token=SIM_AUTH_TOKEN, api_url=api
+        )
+        dialer = _dialer(store, options, provider, client)
+        stop = asyncio.Event()
+
+        async def hog() -> None:  # a loop held up now and then, as on a busy machine
+            while not stop.is_set():
+                await asyncio.sleep(1.05)
+                time.sleep(0.08)
+
+        tasks = [asyncio.create_task(dialer.run(stop)), asyncio.create_task(hog())]
+        for _ in range(1000):  # deadline poll: until every number was dialled
+            if dialer.placed >= len(numbers):
+                break
+            await asyncio.sleep(0.05)
+        stop.set()
+        await asyncio.gather(*tasks)
+        await provider.aclose()
+        async with httpx.AsyncClient() as http:
+            calls = (await http.get(f"{api}/_emulator/calls")).json()
+    await client.aclose()
+    assert len(calls) == len({c["to"] for c in calls}) == 800  # everyone once
+    assert dialer.skipped_slots > 0  # the stalls did make slots late
+    assert sliding_max([c["created_at"] for c in calls]) <= 201
 
 
 @pytest.mark.timeout(90)
