@@ -8,7 +8,7 @@ import phonenumbers
 import pytest
 
 from voicedial.emulator import CallerBrain, Gap, Job, Persona, generate_persona, load_personas
-from voicedial.emulator.brain import classify
+from voicedial.emulator.hearing import classify
 from voicedial.errors import InputFileError
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "personas.jsonl"

@@ -1,12 +1,10 @@
 """The caller "brain": it plays one persona through a call, answering what the agent says.
 
-The brain understands what the agent asks by intent (consent, name, a job, earlier jobs, a
-gap, skills, a read-back), which field of a job (title, company, start, end), and which job
-(named in the question, else the one being talked about, else the current one). It never
-matches the agent's exact sentences, so a reworded script or a language model as agent gets
-sensible answers. Cooperative callers vary how they say things (see `phrasing`): years in
-several spoken forms, companies with and without "at"/"for", fillers, self-corrections,
-one-word answers.
+What the agent asks is understood by `hearing` (intent, and which field of a job); the brain
+decides which job is meant (named in the question, else the one being talked about, else the
+current one) and what to answer. Cooperative callers vary how they say things (see
+`phrasing`): years in several spoken forms, companies with and without "at"/"for", fillers,
+self-corrections, one-word answers.
 """
 
 from __future__ import annotations
@@ -15,6 +13,7 @@ import random
 import re
 from dataclasses import dataclass
 
+from voicedial.emulator.hearing import NOW_HINTS, asked_field, classify, last_question
 from voicedial.emulator.persona_model import Job, Persona
 from voicedial.emulator.phrasing import (
     FILLERS,
@@ -24,133 +23,9 @@ from voicedial.emulator.phrasing import (
     with_article,
 )
 
-__all__ = ["CallerBrain", "CallerReply", "asked_field", "classify"]
-
-_INTENTS: list[tuple[str, re.Pattern[str]]] = [
-    (
-        "consent",
-        re.compile(
-            r"consent|permission|record(ed|ing)|is (it|that|this) (ok|okay|al"
-            r"right|fine)|do you agree|(happy|willing|okay|ok) to (continue|"
-            r"proceed|go on|answer)|shall we (start|begin|continue)|may i ("
-            r"continue|proceed|go ahead)|can we (start|begin|continue|proceed)"
-        ),
-    ),
-    (
-        "goodbye",
-        re.compile(
-            r"anything else|goodbye|\bbye\b|thank(s| you) for your time|"
-            r"that'?s all|have a (good|great|nice|lovely)|we'?re (all )?done"
-        ),
-    ),
-    (
-        "confirm",
-        re.compile(
-            r"is (that|this|it|everything)( i (just )?read)? (right|correct|"
-            r"accurate)|did i get (that|it|this) right|\bcorrect\?|\bright\?|"
-            r"to confirm|confirm|read (it )?back|what should i (correct|change)|"
-            r"what'?s wrong"
-        ),
-    ),
-    (
-        "gap",
-        re.compile(
-            r"\bgap\b|between (19|20)\d\d and|what were you doing|time off|"
-            r"\bbreak\b|not working|unemploy|out of work|time away"
-        ),
-    ),
-    (
-        "skills",
-        re.compile(
-            r"skill|certif|licen[cs]e|qualif|good at|tools|trained|training|"
-            r"languages?\b|speak any"
-        ),
-    ),
-    (
-        "previous",
-        re.compile(
-            r"before (that|your|then|this)|previous|prior|earlier|"
-            r"(last|most recent|latest) (job|position|role|employer)|"
-            r"other (jobs?|positions|roles|employers)|another (job|employer|"
-            r"position)|\bpast\b|history|any (other|more)|where else|"
-            r"anywhere (else|before)"
-        ),
-    ),
-    (
-        "name",
-        re.compile(
-            r"your name|who am i (speaking|talking)|call you|full name|"
-            r"who is this|who'?s this"
-        ),
-    ),
-    (
-        "current",
-        re.compile(
-            r"current|right now|these days|what do you do|for a living|"
-            r"work(ing)? (for|at)|employer|job|title|company|occupation|"
-            r"position|role|when did you start|how long|where do you work|"
-            r"employed|what year|kind of work"
-        ),
-    ),
-]
+__all__ = ["CallerBrain", "CallerReply"]
 
 _YEAR = re.compile(r"\b(19|20)\d\d\b")
-_NOW_HINTS = re.compile(
-    r"\b(current(ly)?|right now|these days|at the moment|are you|do you "
-    r"(do|work)|for a living)\b"
-)
-_FIELD_START = re.compile(
-    r"\b(start|started|began|begin|join|joined|since when|how long|"
-    r"first)\b"
-)
-_FIELD_END = re.compile(
-    r"\b(leave|left|end|ended|stop|stopped|quit|finish|finished|"
-    r"until when)\b"
-)
-_FIELD_TITLE = re.compile(
-    r"\b(title|position|role|kind of work|what (do|did) you do|"
-    r"occupation|job|what was that)\b"
-)
-_FIELD_COMPANY = re.compile(
-    r"\b(company|employer|who|where|which (firm|business|place|"
-    r"organi[sz]ation)|name of)\b"
-)
-
-
-def classify(heard: str) -> str:
-    """The intent of what the agent just said: its questions decide (the most specific intent
-    among them, as in "Before that, did you have another job? If so, what was the title?"),
-    else the whole text."""
-    text = heard.lower()
-    sentences = [s for s in re.split(r"(?<=[.?!])\s+", text) if s.strip()]
-    questions = [s for s in sentences if s.rstrip().endswith("?")]
-    for candidates in (questions, [text]):
-        for intent, pattern in _INTENTS:
-            if any(pattern.search(c) for c in candidates):
-                return intent
-    return "other"
-
-
-def _last_question(heard: str) -> str:
-    """The agent's questions (all of them), else everything it said, in lower case."""
-    text = heard.lower()
-    questions = [s for s in re.split(r"(?<=[.?!])\s+", text) if s.rstrip().endswith("?")]
-    return " ".join(questions) if questions else text
-
-
-def asked_field(question: str) -> str:
-    """Which field of a job a question asks for: start, end, title, company or both."""
-    q = question.lower()
-    if _FIELD_START.search(q) and not _FIELD_END.search(q):
-        return "start"
-    if _FIELD_END.search(q):
-        return "end"
-    title, company = bool(_FIELD_TITLE.search(q)), bool(_FIELD_COMPANY.search(q))
-    if company and not title:
-        return "company"
-    if title and not company:
-        return "title"
-    return "both"
 
 
 @dataclass(frozen=True)
@@ -295,7 +170,7 @@ class CallerBrain:
     # -- cooperative and terse answers ---------------------------------------------------
     def _answer(self, rng: random.Random, intent: str, heard: str, *, terse: bool) -> str:
         p = self.persona
-        question = _last_question(heard)
+        question = last_question(heard)
         if intent == "name":
             first = p.name.split()[0]
             return (
@@ -356,7 +231,7 @@ class CallerBrain:
         if job is None:
             job = (
                 self._current()
-                if _NOW_HINTS.search(question) or self._topic is None
+                if NOW_HINTS.search(question) or self._topic is None
                 else self._topic
             )
         if job is None:
