@@ -58,3 +58,10 @@ class StorageError(VoicedialError):
 
 class DeliveryError(VoicedialError):
     """A webhook delivery failed or was refused."""
+
+
+class RedisOutage(RedisUnavailable):
+    """Redis stayed unreachable for longer than the grace a run rides out (exit 75: run
+    again once it is back; nothing was lost, calls in progress were hung up)."""
+
+    exit_code = 75

@@ -1,10 +1,25 @@
-"""Process-wide set-up for a long-running dialler or server."""
+"""What a long-running dialler or server process needs: garbage collection tuned for it, and
+work that must finish even when the task waiting for it is cancelled."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
+from collections.abc import Coroutine
+from typing import Any, TypeVar
 
-__all__ = ["tune_gc"]
+__all__ = ["shielded", "tune_gc"]
+
+T = TypeVar("T")
+
+
+async def shielded(work: Coroutine[Any, Any, T]) -> T:
+    """Run `work` to its end even if the caller is cancelled meanwhile (`asyncio.shield`); its
+    error, when the caller is gone by then, is taken here instead of being reported as "Task
+    exception was never retrieved" with a traceback."""
+    task = asyncio.ensure_future(work)
+    task.add_done_callback(lambda done: done.cancelled() or done.exception())
+    return await asyncio.shield(task)
 
 
 def tune_gc() -> None:

@@ -44,6 +44,7 @@ class Settings(BaseSettings):
     allow_private_webhooks: bool = Field(default=False, alias="VOICEDIAL_ALLOW_PRIVATE_WEBHOOKS")
     phone_hash_key: SecretStr | None = Field(default=None, alias="VOICEDIAL_PHONE_HASH_KEY")
     org_name: str = Field(default="voicedial", alias="VOICEDIAL_ORG_NAME")
+    redis_grace_s: float = Field(default=30.0, ge=0, alias="VOICEDIAL_REDIS_GRACE")
 
     @property
     def has_twilio(self) -> bool:

@@ -17,6 +17,7 @@ from voicedial.cli.common import (
     NameOpt,
     PortOpt,
     ProviderOpt,
+    RedisGraceOpt,
     get_settings,
     parse_duration,
     reporter,
@@ -100,6 +101,7 @@ def campaign_run(
         ),
     ] = "5m",
     live: Annotated[bool, typer.Option(help="Live table (only on a terminal).")] = True,
+    redis_grace: RedisGraceOpt = None,
 ) -> None:
     """Import (or re-import) CSV, then dial until nothing is due, the window closes, or
     --max-duration passes. Exit 0: nothing left to dial; 75: work left (run again later);
@@ -111,7 +113,11 @@ def campaign_run(
     from voicedial.dialing.account import account_for
     from voicedial.options import CampaignOptions
 
-    settings = get_settings(public_url=public_url, webhook_url=webhook_url)
+    settings = get_settings(
+        public_url=public_url,
+        webhook_url=webhook_url,
+        redis_grace_s=parse_duration(redis_grace, "--redis-grace"),
+    )
 
     async def go() -> int:
         account = account_for(settings, provider)

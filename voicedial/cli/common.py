@@ -30,6 +30,7 @@ __all__ = [
     "NameOpt",
     "PortOpt",
     "ProviderOpt",
+    "RedisGraceOpt",
     "err",
     "get_settings",
     "parse_duration",
@@ -61,6 +62,15 @@ ProviderOpt = Annotated[
 PortOpt = Annotated[int, typer.Option("--port", help="Callback server port (0: any free port).")]
 HostOpt = Annotated[str, typer.Option("--host", help="Callback server address to bind.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+RedisGraceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--redis-grace",
+        help="Ride out Redis being unreachable this long (dialling pauses, callers hear a "
+        "holding turn); past it, calls in progress are hung up and the run exits 75 "
+        "(default 30s, or VOICEDIAL_REDIS_GRACE).",
+    ),
+]
 CampaignArg = Annotated[str, typer.Argument(help="Campaign name.")]
 
 

@@ -14,6 +14,7 @@ from voicedial.cli.common import (
     HostOpt,
     PortOpt,
     ProviderOpt,
+    RedisGraceOpt,
     err,
     get_settings,
     parse_duration,
@@ -101,13 +102,18 @@ def sim(
     )
 
 
-def serve(host: HostOpt = "0.0.0.0", port: PortOpt = 8765, provider: ProviderOpt = None) -> None:
+def serve(
+    host: HostOpt = "0.0.0.0",
+    port: PortOpt = 8765,
+    provider: ProviderOpt = None,
+    redis_grace: RedisGraceOpt = None,
+) -> None:
     """Scale-out: the callback server alone (behind VOICEDIAL_PUBLIC_URL), for any campaign."""
     # The callback server and dialling stack: imported here so that --help and completion stay
     # fast.
     from voicedial.campaign.servers import run_server
 
-    settings = get_settings()
+    settings = get_settings(redis_grace_s=parse_duration(redis_grace, "--redis-grace"))
     shown = reporter(False)
     raise typer.Exit(
         run(lambda: run_server(settings, host=host, port=port, provider=provider, reporter=shown))
@@ -117,12 +123,13 @@ def serve(host: HostOpt = "0.0.0.0", port: PortOpt = 8765, provider: ProviderOpt
 def worker(
     campaign: Annotated[str, typer.Argument(help="A campaign started with `campaign run`.")],
     max_duration: Annotated[str | None, typer.Option(help="Stop after this long.")] = None,
+    redis_grace: RedisGraceOpt = None,
 ) -> None:
     """Scale-out: one more dialling worker on a running campaign (shares its pace and cap)."""
     # The dialling stack: imported here so that --help and completion stay fast.
     from voicedial.campaign.servers import run_worker
 
-    settings = get_settings()
+    settings = get_settings(redis_grace_s=parse_duration(redis_grace, "--redis-grace"))
     shown = reporter(False)
     raise typer.Exit(
         run(

@@ -22,9 +22,10 @@ from voicedial.delivery.audit import Audit
 from voicedial.dialing.pacing import Pacer
 from voicedial.dialing.provider import CallProvider, CallRequest, PlacedCall
 from voicedial.dialing.urls import voice_urls
-from voicedial.errors import TelephonyError
+from voicedial.errors import RedisUnavailable, TelephonyError
 from voicedial.metrics import Metrics
 from voicedial.options import CampaignOptions
+from voicedial.process import shielded
 from voicedial.state.states import ContactState
 from voicedial.state.store import CampaignStore
 
@@ -147,6 +148,11 @@ class Dialer:
         self.closed_until: datetime | None = None
         self._gate_at = float("-inf")
         self._tasks: set[asyncio.Task[None]] = set()
+        # Calls this process placed that may still be going: call sid -> (contact, placed at).
+        # Kept in memory for the one moment Redis cannot be asked (an outage past the grace,
+        # when they are hung up); a call cannot outlast its time limit and ring timeout.
+        self._live: dict[str, tuple[str, float]] = {}
+        self._live_for_s = options.ring_timeout_s + options.time_limit_s + 60
 
     async def run(self, stop: asyncio.Event) -> None:
         """Dial until `stop` is set (or the account is refused).
@@ -186,11 +192,11 @@ class Dialer:
                     contact_id, contact = backlog.pop(0)
                     task = asyncio.create_task(self._dial(contact_id, contact))
                     self._tasks.add(task)
-                    task.add_done_callback(self._tasks.discard)
+                    task.add_done_callback(self._dial_done)
         finally:
             # Claimed but not dialled: give them back, due now, without counting an attempt.
             for contact_id, _ in backlog:
-                await asyncio.shield(
+                await shielded(
                     self.store.release(
                         contact_id,
                         state=ContactState.PENDING,
@@ -200,6 +206,16 @@ class Dialer:
                 )
             if self._tasks:
                 await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def _dial_done(self, task: asyncio.Task[None]) -> None:
+        """A dial task's end. Its error is taken here (the loop may be gone by then): an
+        outage is the session's to handle, which sees it on its own next command."""
+        self._tasks.discard(task)
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None and not isinstance(exc, RedisUnavailable):
+            log.error("a dial failed: %r", exc)
 
     async def _warm_up(self) -> None:
         """Ask Twilio for the account once before dialling: it opens the HTTP connection (the
@@ -312,7 +328,8 @@ class Dialer:
             return
         self.placed += 1
         self._started.inc()
-        await asyncio.shield(self._recorder.record(contact_id, placed.sid, placed.queue_time_ms))
+        self._remember_live(contact_id, placed.sid)
+        await shielded(self._recorder.record(contact_id, placed.sid, placed.queue_time_ms))
         self._audit(
             "call_placed",
             contact_id,
@@ -320,6 +337,17 @@ class Dialer:
             call_id=placed.sid,
             attempt=contact.get("attempts", ""),
         )
+
+    def _remember_live(self, contact_id: str, call_sid: str) -> None:
+        now = asyncio.get_running_loop().time()
+        oldest = next(iter(self._live.values()), None)
+        if oldest is not None and now - oldest[1] > self._live_for_s:
+            self._live = {s: v for s, v in self._live.items() if now - v[1] <= self._live_for_s}
+        self._live[call_sid] = (contact_id, now)
+
+    def calls_maybe_live(self) -> list[tuple[str, str]]:
+        """(contact_id, call_sid) of the calls this process placed that may still be going."""
+        return [(contact_id, sid) for sid, (contact_id, _) in self._live.items()]
 
     async def _place(self, request: CallRequest, *, claimed_at: datetime) -> PlacedCall:
         """Create the call, retrying a retryable failure with capped, jittered backoff

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
@@ -14,6 +15,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from voicedial.errors import RedisUnavailable
 from voicedial.settings import Settings
 from voicedial.state.embedded import ensure_embedded
+from voicedial.state.outage import GraceRetry, Outage
 
 __all__ = ["RedisClient", "RedisError", "open_redis", "ping", "redis_url", "server_info"]
 
@@ -28,10 +30,24 @@ def redis_url(settings: Settings) -> str:
     return ensure_embedded(settings.home)
 
 
+def _outage(settings: Settings) -> Outage:
+    """How this process rides out Redis outages; the embedded server is restarted by it."""
+    if settings.redis_url:
+        return Outage(settings.redis_grace_s)
+    home = settings.home
+
+    async def revive() -> None:
+        await asyncio.to_thread(ensure_embedded, home)
+
+    return Outage(settings.redis_grace_s, revive=revive)
+
+
 @contextlib.asynccontextmanager
 async def open_redis(settings: Settings) -> AsyncIterator[aioredis.Redis]:
-    """A checked connection pool to the campaign's Redis."""
+    """A checked connection pool to the campaign's Redis. Once it has answered, every command
+    rides out an outage of up to `settings.redis_grace_s` (see `voicedial.state.outage`)."""
     url = redis_url(settings)
+    outage = _outage(settings)
     # A blocking pool: under a burst of callbacks, requests wait for a connection instead of
     # failing with MaxConnectionsError (redis-py's default pool raises).
     pool = aioredis.BlockingConnectionPool.from_url(
@@ -41,14 +57,16 @@ async def open_redis(settings: Settings) -> AsyncIterator[aioredis.Redis]:
         health_check_interval=30,
         max_connections=256,
         timeout=20,
+        retry=GraceRetry(outage),
     )
     client = aioredis.Redis.from_pool(pool)  # the client owns (and closes) the pool
     try:
         await client.ping()
-    except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+    except (RedisConnectionError, RedisTimeoutError, RedisUnavailable, OSError) as exc:
         await client.aclose()
         where = "REDIS_URL" if settings.redis_url else "the embedded server"
         raise RedisUnavailable(f"cannot reach Redis ({where}): {exc}") from exc
+    outage.arm()
     try:
         yield client
     finally:

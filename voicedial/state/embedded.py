@@ -55,19 +55,26 @@ def embedded_url(home: Path) -> str:
     return f"unix://{sock}"
 
 
-def _alive(sock: Path) -> bool:
+def _probe(sock: Path) -> str:
+    """ "up", "loading" (replaying its append-only file after a restart) or "down"."""
     if not sock.exists():
-        return False
+        return "down"
     # No retries: this is a probe, and a dead socket should answer "no" at once.
     client = redis.Redis(
         unix_socket_path=str(sock), socket_timeout=1.0, retry=Retry(NoBackoff(), 0)
     )
     try:
-        return bool(client.ping())
+        return "up" if client.ping() else "down"
+    except redis.exceptions.BusyLoadingError:
+        return "loading"
     except (redis.ConnectionError, redis.TimeoutError, OSError):
-        return False
+        return "down"
     finally:
         client.close()
+
+
+def _alive(sock: Path) -> bool:
+    return _probe(sock) == "up"
 
 
 def ensure_embedded(home: Path) -> str:
@@ -82,6 +89,8 @@ def ensure_embedded(home: Path) -> str:
     base.mkdir(parents=True, exist_ok=True)
     with open(base / "start.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
+        if _probe(sock) == "loading":  # started by another command: wait for it
+            return _await_ready(home)
         if _alive(sock):
             return embedded_url(home)
         _remove_stale(sock, pid)
@@ -127,12 +136,18 @@ def ensure_embedded(home: Path) -> str:
         if result.returncode != 0:
             reason = (result.stderr or result.stdout).strip().splitlines()
             raise RedisUnavailable(f"embedded redis-server failed: {reason[-1] if reason else ''}")
-        deadline = time.monotonic() + _START_DEADLINE_S
-        while time.monotonic() < deadline and _running(pid):
-            if _alive(sock):
-                return embedded_url(home)
-            time.sleep(0.02)
-        raise RedisUnavailable(f"embedded redis-server did not answer; see {base / 'redis.log'}")
+        return _await_ready(home)
+
+
+def _await_ready(home: Path) -> str:
+    """Wait until the server answers (LOADING lasts while it replays its AOF)."""
+    base, sock, pid = _paths(home)
+    deadline = time.monotonic() + _START_DEADLINE_S
+    while time.monotonic() < deadline and _running(pid):
+        if _alive(sock):
+            return embedded_url(home)
+        time.sleep(0.02)
+    raise RedisUnavailable(f"embedded redis-server did not answer; see {base / 'redis.log'}")
 
 
 def _running(pid: Path) -> bool:

@@ -16,7 +16,6 @@ How an entry moves:
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -26,6 +25,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError, WatchError
 
+from voicedial.process import shielded
 from voicedial.state.keys import OUTBOX_GROUP, CampaignKeys
 from voicedial.state.replies import Entry, entries, text, text_map, texts
 
@@ -201,7 +201,7 @@ class OutboxQueue:
             pipe.hincrby(keys.stats, "outbox_done", 1)
         pipe.xack(keys.outbox, OUTBOX_GROUP, entry_id)
         # Shielded: a cancelled loop must not leave the work done but unrecorded.
-        results = await asyncio.shield(pipe.execute())
+        results = await shielded(pipe.execute())
         if outcome.done and not results[-1]:
             # Another consumer finished this entry first (it took over from us while we
             # hung): count it once.
@@ -230,7 +230,7 @@ class OutboxQueue:
         pipe.hincrby(self.keys.stats, "webhooks_delivered", 1)
         pipe.zrem(self.keys.retry, event_id)
         pipe.hdel(self.keys.deliveries, event_id)
-        results = await asyncio.shield(pipe.execute())
+        results = await shielded(pipe.execute())
         if results[-1]:  # it was parked, hence pending: it is finished now
             await self.redis.hincrby(self.keys.stats, "outbox_done", 1)
 
