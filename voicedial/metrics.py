@@ -23,6 +23,11 @@ class Metrics:
             "Callbacks refused for a missing or wrong X-Twilio-Signature",
             registry=self.registry,
         )
+        self.callback_holds = Counter(
+            "voicedial_callback_holds_total",
+            "Voice and Gather webhooks answered with a holding turn (Redis not answering)",
+            registry=self.registry,
+        )
         self.calls_started = Counter(
             "voicedial_calls_started_total", "Calls placed", ["campaign"], registry=self.registry
         )

@@ -4,11 +4,13 @@ reads and writes Redis, so a process started after a call was placed can serve i
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
@@ -19,10 +21,10 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from voicedial.callbacks.outcomes import settle_call
 from voicedial.callbacks.signature import Form, SignatureCheck, parse_urlencoded
-from voicedial.callbacks.twiml import render_twiml
+from voicedial.callbacks.twiml import render_hold, render_twiml
 from voicedial.dialing.provider import CallProvider
 from voicedial.dialing.urls import gather_url
-from voicedial.errors import ConfigError, TelephonyError
+from voicedial.errors import ConfigError, RedisUnavailable, TelephonyError
 from voicedial.interview import (
     Interviewer,
     InterviewState,
@@ -42,6 +44,10 @@ __all__ = ["MAX_BODY_BYTES", "CallbackServer"]
 log = logging.getLogger("voicedial.callbacks.server")
 MAX_BODY_BYTES = 64 * 1024
 _OPTIONS_TTL_S = 2.0
+# Twilio waits 15 s for a voice or Gather webhook; Redis work still waiting after this long
+# (an outage being ridden out) gets a holding turn instead, in time.
+HOLD_AFTER_S = 10.0
+_HEALTH_TIMEOUT_S = 2.0
 
 
 class _BadRequest(Exception):
@@ -72,8 +78,10 @@ class CallbackServer:
         openai_api_key: str | None = None,
         openai_base_url: str | None = None,
         openai_model: str = "gpt-4o-mini",
+        hold_after_s: float = HOLD_AFTER_S,
     ) -> None:
         self.redis = redis
+        self.hold_after_s = hold_after_s
         # The stores' commands (one or two per callback) from concurrent requests go out
         # together, a batch per round trip, instead of a round trip each.
         self._store_redis = AutoPipelinedRedis(redis)
@@ -99,7 +107,10 @@ class CallbackServer:
                 Route("/health", self.health, methods=["GET"]),
                 Route("/metrics", self.metrics_endpoint, methods=["GET"]),
             ],
-            exception_handlers={_BadRequest: self._bad_request},
+            exception_handlers={
+                _BadRequest: self._bad_request,
+                RedisUnavailable: self._redis_unavailable,
+            },
         )
 
     # -- plumbing ------------------------------------------------------------------------
@@ -138,6 +149,11 @@ class CallbackServer:
     async def _bad_request(self, request: Request, exc: Exception) -> Response:
         status = exc.status if isinstance(exc, _BadRequest) else 400
         return PlainTextResponse(str(exc), status_code=status)
+
+    async def _redis_unavailable(self, request: Request, exc: Exception) -> Response:
+        # Past the grace: Twilio logs the 503 (a status callback is then settled by the
+        # reconciler from Twilio's record of the call).
+        return PlainTextResponse("redis unavailable", status_code=503)
 
     async def _verified_form(self, request: Request) -> tuple[Form, Form]:
         """The query and the POSTed form, after the size and X-Twilio-Signature are checked."""
@@ -206,6 +222,23 @@ class CallbackServer:
         query, form = await self._verified_form(request)
         campaign, contact_id, call_sid = self._ids(query, form)
         self._counted["voice"].inc()
+        try:
+            async with asyncio.timeout(self.hold_after_s):
+                return await self._voice(query, form, campaign, contact_id, call_sid)
+        except (TimeoutError, RedisUnavailable):
+            return self._hold("/twilio/voice", query, {"ab": form.get("AnsweredBy", "")})
+
+    def _hold(self, path: str, query: Form, carried: dict[str, str]) -> Response:
+        """Redis is not answering: keep the caller on the line and ask again shortly."""
+        self.metrics.callback_holds.inc()
+        held = int(h) + 1 if (h := query.get("h", "")).isdigit() else 1
+        kept = {k: v for k, v in query.items() if k not in ("h", *carried)}
+        params = {**kept, **{k: v for k, v in carried.items() if v}, "h": str(held)}
+        return self._twiml(render_hold(f"{path}?{urlencode(params)}"))
+
+    async def _voice(
+        self, query: Form, form: Form, campaign: str, contact_id: str, call_sid: str
+    ) -> Response:
         store, options = await self._campaign(campaign)
         call = await store.call(call_sid)
         if call.get("twiml"):  # a repeated request: say the same again
@@ -229,8 +262,8 @@ class CallbackServer:
             "turn": 1,
             "voice_at": int(time.time() * 1000),
         }
-        if form.get("AnsweredBy"):
-            fields["answered_by"] = form["AnsweredBy"]
+        if answered_by := form.get("AnsweredBy") or query.get("ab"):
+            fields["answered_by"] = answered_by
         await store.update_call(call_sid, **fields)
         return self._twiml(xml)
 
@@ -243,15 +276,34 @@ class CallbackServer:
         turn = query.get("t", "")
         if not turn.isdigit():
             raise _BadRequest(400, "missing turn")
+        # After a holding turn, what the caller said comes back in the query.
+        speech = form.get("SpeechResult") or query.get("sr") or None
+        confidence = _float(form.get("Confidence") or query.get("sc"))
+        try:
+            async with asyncio.timeout(self.hold_after_s):
+                xml = await self._gather(campaign, contact_id, call_sid, turn, speech, confidence)
+        except (TimeoutError, RedisUnavailable):
+            carried = {"sr": speech or "", "sc": "" if confidence is None else str(confidence)}
+            return self._hold("/twilio/gather", query, carried)
+        self.metrics.turn_seconds.observe(time.perf_counter() - started)
+        return self._twiml(xml)
+
+    async def _gather(
+        self,
+        campaign: str,
+        contact_id: str,
+        call_sid: str,
+        turn: str,
+        speech: str | None,
+        confidence: float | None,
+    ) -> str:
         store, options = await self._campaign(campaign)
         call = await store.call(call_sid)
         if not call.get("interview"):
             raise _BadRequest(400, "no interview for this call")
         if call.get("turn") != turn:  # a repeated action: replay what was said
-            return self._twiml(call.get("twiml", str(VoiceResponse())))
+            return call.get("twiml", str(VoiceResponse()))
         state = InterviewState.model_validate_json(call["interview"])
-        speech = form.get("SpeechResult") or None
-        confidence = _float(form.get("Confidence"))
         elapsed = (time.time() * 1000 - float(call.get("voice_at") or 0)) / 1000
         reply = await self._interviewer(options.agent).reply(
             state, speech, confidence, elapsed_s=elapsed
@@ -263,8 +315,7 @@ class CallbackServer:
         )
         if not saved:
             xml = (await store.call(call_sid)).get("twiml", xml)
-        self.metrics.turn_seconds.observe(time.perf_counter() - started)
-        return self._twiml(xml)
+        return xml
 
     # -- status and AMD ------------------------------------------------------------------
     async def status(self, request: Request) -> Response:
@@ -323,9 +374,10 @@ class CallbackServer:
 
     # -- health --------------------------------------------------------------------------
     async def health(self, request: Request) -> Response:
-        """Liveness plus a Redis round trip."""
+        """Liveness plus a Redis round trip (unhealthy while an outage is ridden out)."""
         try:
-            await ping(self.redis)
+            async with asyncio.timeout(_HEALTH_TIMEOUT_S):
+                await ping(self.redis)
         except Exception as exc:  # any failure means unhealthy; report it, never raise
             return JSONResponse({"ok": False, "redis": str(exc)}, status_code=503)
         return JSONResponse({"ok": True})

@@ -6,7 +6,7 @@ from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from voicedial.interview import Reply
 
-__all__ = ["render_twiml"]
+__all__ = ["render_hold", "render_twiml"]
 
 
 def render_twiml(reply: Reply, action: str) -> str:
@@ -27,4 +27,14 @@ def render_twiml(reply: Reply, action: str) -> str:
         )
         gather.say(reply.say)
         response.append(gather)
+    return str(response)
+
+
+def render_hold(redirect: str) -> str:
+    """A holding turn while Redis cannot be reached: a short phrase, a pause, then the same
+    request again (`redirect` carries what the caller said, which a Redirect does not)."""
+    response = VoiceResponse()
+    response.say("One moment, please.")
+    response.pause(length=1)
+    response.redirect(redirect, method="POST")
     return str(response)
