@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from voicedial.campaign import abandoned
 from voicedial.campaign.importer import ImportSummary
 from voicedial.campaign.reconcile import Reconciler
 from voicedial.delivery.audit import Audit
@@ -26,7 +27,7 @@ from voicedial.delivery.webhooks import WebhookSender
 from voicedial.dialing.dialer import Dialer
 from voicedial.dialing.pacing import Pacer
 from voicedial.dialing.provider import CallProvider
-from voicedial.errors import VoicedialError
+from voicedial.errors import RedisOutage, VoicedialError
 from voicedial.metrics import Metrics
 from voicedial.options import CampaignOptions
 from voicedial.settings import Settings
@@ -132,8 +133,11 @@ async def run_session(
     recordings: RecordingFetcher | None,
 ) -> int:
     """One worker's dialling: the dial loop and the outbox loop as tasks, the monitor deciding
-    when to stop, then letting calls finish and draining the outbox (bounded)."""
-    stop, hard_stop, stop_outbox = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    when to stop, then letting calls finish and draining the outbox (bounded).
+
+    Redis unreachable for longer than the grace (`RedisOutage`): the calls this process placed
+    are hung up and remembered on disk (the next session puts their contacts back), and the
+    error goes up (exit 75)."""
     audit = Audit(storage, campaign=options.name, worker=worker)
     dialer = Dialer(
         store=store,
@@ -173,7 +177,40 @@ async def run_session(
         worker_id=worker,
     )
     await reconciler.heartbeat()
+    await _put_back_abandoned(settings, store, reconciler.leases)
     await reconciler.run_once()
+    try:
+        return await _dial_and_deliver(
+            options, limits, reporter, store, provider, dialer, outbox, reconciler, audit
+        )
+    except RedisOutage as exc:
+        hung_up = await _hang_up_after_outage(dialer, provider)
+        abandoned.remember(settings.home, options.name, worker=worker, calls=hung_up)
+        with contextlib.suppress(VoicedialError):
+            await audit.flush()  # the audit trail is in storage, not Redis
+        raise RedisOutage(
+            f"{exc}; {len(hung_up)} call(s) in progress hung up, their contacts go back in "
+            "the queue: run again once Redis is back"
+        ) from None
+    finally:
+        await sender.aclose()
+        if recordings is not None:
+            await recordings.aclose()
+
+
+async def _dial_and_deliver(
+    options: CampaignOptions,
+    limits: Limits,
+    reporter: Reporter,
+    store: CampaignStore,
+    provider: CallProvider,
+    dialer: Dialer,
+    outbox: Outbox,
+    reconciler: Reconciler,
+    audit: Audit,
+) -> int:
+    """The session's tasks, from the first claim to the last delivery; the exit code."""
+    stop, hard_stop, stop_outbox = asyncio.Event(), asyncio.Event(), asyncio.Event()
     tasks: list[asyncio.Task[Any]] = []
     left = 0
     try:
@@ -203,9 +240,6 @@ async def run_session(
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        await sender.aclose()
-        if recordings is not None:
-            await recordings.aclose()
     if dialer.fatal is not None:
         raise dialer.fatal
     # Done means nothing left to dial and every event stored and delivered or dead-lettered:
@@ -213,6 +247,40 @@ async def run_session(
     remaining = _remaining(await store.counts())
     done = remaining == 0 and code == EXIT_DONE and left == 0
     return EXIT_DONE if done else EXIT_WORK_LEFT
+
+
+async def _put_back_abandoned(settings: Settings, store: CampaignStore, leases: Leases) -> None:
+    """What an earlier session left when Redis was gone (`abandoned`): its hung-up calls
+    marked interrupted, its worker retired; the reconciler then settles them at once, their
+    contacts back in the queue."""
+    left = abandoned.take(settings.home, store.name)
+    try:
+        if left.calls:
+            await store.mark_interrupted([sid for _, sid in left.calls])
+        for worker in left.workers:
+            await leases.retire(worker)
+    except BaseException:
+        for worker in left.workers:
+            abandoned.remember(settings.home, store.name, worker=worker, calls=left.calls)
+            left.calls = []
+        raise
+
+
+async def _hang_up_after_outage(dialer: Dialer, provider: CallProvider) -> list[tuple[str, str]]:
+    """Hang up every call this process placed that may still be going (bounded in time: the
+    carrier may be slow too). Returns them as (contact_id, call_sid)."""
+    calls = dialer.calls_maybe_live()
+    limit = asyncio.Semaphore(16)
+
+    async def hang_up(sid: str) -> None:
+        async with limit:
+            with contextlib.suppress(VoicedialError):
+                await provider.hangup(sid)
+
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(20):
+            await asyncio.gather(*(hang_up(sid) for _, sid in calls))
+    return calls
 
 
 async def _monitor(

@@ -31,6 +31,10 @@ class Leases:
         """Say that `worker` is alive for `ttl_ms`."""
         await self.redis.set(self.keys.worker(worker), _now_ms(), px=ttl_ms)
 
+    async def retire(self, worker: str) -> None:
+        """`worker` has stopped: its leases are suspect now, not when its heartbeat runs out."""
+        await self.redis.delete(self.keys.worker(worker))
+
     async def alive(self, workers: Iterable[str]) -> set[str]:
         """Which of `workers` have a live heartbeat."""
         names = sorted(set(workers))
