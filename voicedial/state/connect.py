@@ -12,10 +12,12 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from voicedial.errors import RedisUnavailable
+from voicedial.errors import ConfigError, RedisUnavailable
 from voicedial.settings import Settings
 from voicedial.state.embedded import ensure_embedded
 from voicedial.state.outage import GraceRetry, Outage
+from voicedial.state.sentinel import SCHEME as SENTINEL_SCHEME
+from voicedial.state.sentinel import parse_sentinel_url, sentinel_pool
 
 __all__ = ["RedisClient", "RedisError", "open_redis", "ping", "redis_url", "server_info"]
 
@@ -42,23 +44,32 @@ def _outage(settings: Settings) -> Outage:
     return Outage(settings.redis_grace_s, revive=revive)
 
 
+def _pool(url: str, retry: GraceRetry) -> aioredis.ConnectionPool:
+    """Blocking pools: under a burst of callbacks, requests wait for a connection instead of
+    failing with MaxConnectionsError (redis-py's default pools raise)."""
+    options: dict[str, Any] = {
+        "socket_timeout": 30,
+        "socket_connect_timeout": 5,
+        "health_check_interval": 30,
+        "max_connections": 256,
+        "timeout": 20,
+        "retry": retry,
+    }
+    if url.startswith(SENTINEL_SCHEME):
+        return sentinel_pool(parse_sentinel_url(url), **options)
+    try:
+        return aioredis.BlockingConnectionPool.from_url(url, **options)
+    except ValueError as exc:  # redis-py's word for a URL it cannot use
+        raise ConfigError(f"REDIS_URL {url!r}: {exc}") from None
+
+
 @contextlib.asynccontextmanager
 async def open_redis(settings: Settings) -> AsyncIterator[aioredis.Redis]:
     """A checked connection pool to the campaign's Redis. Once it has answered, every command
     rides out an outage of up to `settings.redis_grace_s` (see `voicedial.state.outage`)."""
     url = redis_url(settings)
     outage = _outage(settings)
-    # A blocking pool: under a burst of callbacks, requests wait for a connection instead of
-    # failing with MaxConnectionsError (redis-py's default pool raises).
-    pool = aioredis.BlockingConnectionPool.from_url(
-        url,
-        socket_timeout=30,
-        socket_connect_timeout=5,
-        health_check_interval=30,
-        max_connections=256,
-        timeout=20,
-        retry=GraceRetry(outage),
-    )
+    pool = _pool(url, GraceRetry(outage))
     client = aioredis.Redis.from_pool(pool)  # the client owns (and closes) the pool
     try:
         await client.ping()

@@ -35,6 +35,9 @@ DUE_STEP_MS = 0.001
 # The import script unpacks a chunk's scores and ids into one ZADD, and Lua's unpack stops
 # at about 8,000 values.
 _MAX_CHUNK = 3000
+# How often a store asks whether the server has replicas, and how long a write waits for one.
+_REPLICA_CHECK_S = 5.0
+_WAIT_MS = 1000
 
 
 def _now_ms() -> int:
@@ -67,6 +70,19 @@ class CampaignStore:
         self.name = name
         self.keys = keys.CampaignKeys(name)
         self.scripts = Scripts(redis)
+        self._replicas = 0
+        self._replicas_at = float("-inf")
+
+    async def _replicated(self) -> bool:
+        """Whether the server has replicas (asked every few seconds): a claim and a call's
+        record then wait until one has them (WAIT), so a failover to it cannot forget that a
+        contact was claimed or a call placed (and dial the person again)."""
+        now = time.monotonic()
+        if now - self._replicas_at > _REPLICA_CHECK_S:
+            info = await self.redis.info("replication")
+            self._replicas = int(info.get("connected_slaves", 0) or 0)
+            self._replicas_at = now
+        return self._replicas > 0
 
     # -- campaign ------------------------------------------------------------------------
     async def save_meta(self, options: dict[str, Any]) -> None:
@@ -203,11 +219,28 @@ class CampaignStore:
     async def claim(
         self, *, limit: int, max_concurrent: int, lease_ms: int, worker: str
     ) -> list[str]:
-        """Atomically take up to `limit` due contacts within the concurrency cap."""
-        ids = await self.scripts.claim(
-            keys=[self.keys.due, self.keys.inflight, self.keys.counts, self.keys.meta],
-            args=[self.keys.contact_prefix, max_concurrent, lease_ms, limit, worker],
-        )
+        """Atomically take up to `limit` due contacts within the concurrency cap (on a server
+        with replicas, returned once a replica has the claim too)."""
+        script_keys: list[str] = [
+            self.keys.due,
+            self.keys.inflight,
+            self.keys.counts,
+            self.keys.meta,
+        ]
+        script_args: list[str | int] = [
+            self.keys.contact_prefix,
+            max_concurrent,
+            lease_ms,
+            limit,
+            worker,
+        ]
+        if not await self._replicated():
+            ids = await self.scripts.claim(keys=script_keys, args=script_args)
+            return [i.decode() for i in ids]
+        pipe = self.redis.pipeline(transaction=False)
+        await self.scripts.claim(keys=script_keys, args=script_args, client=pipe)
+        pipe.execute_command("WAIT", 1, _WAIT_MS)
+        ids, _ = await pipe.execute()
         return [i.decode() for i in ids]
 
     async def release(
@@ -261,6 +294,8 @@ class CampaignStore:
                 ],
                 client=pipe,
             )
+        if await self._replicated():
+            pipe.execute_command("WAIT", 1, _WAIT_MS)
         await pipe.execute()
 
     async def expire_lease(self, contact_id: str, *, in_ms: int) -> None:
