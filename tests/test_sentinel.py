@@ -25,6 +25,7 @@ from tests.support import (
     write_csv,
 )
 from voicedial.errors import ConfigError
+from voicedial.state.durability import sync_command
 from voicedial.state.sentinel import SentinelTarget, parse_sentinel_url
 from voicedial.state.store import CampaignStore
 
@@ -117,3 +118,20 @@ async def test_with_a_replica_a_claim_and_a_call_record_wait_for_it(
     await replica.aclose()
     assert waits == 2  # one for the claim, one for the call's record
     assert on_replica == b"CA" + b"5" * 32
+
+
+def test_which_command_makes_an_intent_write_durable() -> None:
+    def pick(version: str, fsync: str | None, replicas: int, aof: bool = True) -> object:
+        return sync_command(
+            version=version, aof=aof, appendfsync=fsync, replicas=replicas, timeout_ms=1000
+        )
+
+    assert pick("6.2.6", "always", 0) is None  # the embedded server: fsynced already
+    assert pick("6.2.6", "everysec", 0) is None  # nothing to wait for (doctor warns)
+    assert pick("6.2.6", "everysec", 1) == ("WAIT", 1, 1000)
+    assert pick("7.2.4", "everysec", 0) == ("WAITAOF", 1, 0, 1000)
+    assert pick("7.2.4", None, 2) == ("WAITAOF", 1, 1, 1000)  # CONFIG refused: assume not
+    assert pick("7.2.4", "always", 1) == ("WAITAOF", 0, 1, 1000)
+    assert pick("7.2.4", "everysec", 1, aof=False) == ("WAITAOF", 0, 1, 1000)
+    assert pick("7.2.4", "always", 0) is None
+    assert pick("7.0.15", "everysec", 1) == ("WAIT", 1, 1000)

@@ -18,10 +18,12 @@ from typing import Any
 import numpy as np
 import pyarrow.compute as pc
 from redis.asyncio import Redis
+from redis.exceptions import ResponseError
 from redis.typing import EncodableT, FieldT
 
 from voicedial.contacts.parse import Contact, ContactColumns
 from voicedial.state import keys, records
+from voicedial.state.durability import Command, sync_command
 from voicedial.state.replies import byte_map, text, text_map, texts
 from voicedial.state.scripts import Scripts
 from voicedial.state.states import ContactState, Disposition
@@ -35,9 +37,9 @@ DUE_STEP_MS = 0.001
 # The import script unpacks a chunk's scores and ids into one ZADD, and Lua's unpack stops
 # at about 8,000 values.
 _MAX_CHUNK = 3000
-# How often a store asks whether the server has replicas, and how long a write waits for one.
-_REPLICA_CHECK_S = 5.0
-_WAIT_MS = 1000
+# How often a store asks how writes are made durable there, and how long one waits for it.
+_SYNC_CHECK_S = 5.0
+_SYNC_TIMEOUT_MS = 1000
 
 
 def _now_ms() -> int:
@@ -70,19 +72,31 @@ class CampaignStore:
         self.name = name
         self.keys = keys.CampaignKeys(name)
         self.scripts = Scripts(redis)
-        self._replicas = 0
-        self._replicas_at = float("-inf")
+        self._sync: Command | None = None
+        self._sync_at = float("-inf")
 
-    async def _replicated(self) -> bool:
-        """Whether the server has replicas (asked every few seconds): a claim and a call's
-        record then wait until one has them (WAIT), so a failover to it cannot forget that a
-        contact was claimed or a call placed (and dial the person again)."""
+    async def _sync_command(self) -> Command | None:
+        """What makes an intent write durable on this server (`durability`), asked again
+        every few seconds: a claim and a call's record wait for it, so a crash or a failover
+        cannot forget that a contact was claimed or called (and dial the person again)."""
         now = time.monotonic()
-        if now - self._replicas_at > _REPLICA_CHECK_S:
-            info = await self.redis.info("replication")
-            self._replicas = int(info.get("connected_slaves", 0) or 0)
-            self._replicas_at = now
-        return self._replicas > 0
+        if now - self._sync_at > _SYNC_CHECK_S:
+            info: dict[str, Any] = dict(await self.redis.info("server"))
+            info.update(await self.redis.info("persistence"))
+            info.update(await self.redis.info("replication"))
+            try:
+                fsync = text_map(await self.redis.config_get("appendfsync")).get("appendfsync")
+            except ResponseError:  # managed servers refuse CONFIG
+                fsync = None
+            self._sync = sync_command(
+                version=str(info.get("redis_version", "")),
+                aof=bool(int(info.get("aof_enabled", 0) or 0)),
+                appendfsync=fsync,
+                replicas=int(info.get("connected_slaves", 0) or 0),
+                timeout_ms=_SYNC_TIMEOUT_MS,
+            )
+            self._sync_at = now
+        return self._sync
 
     # -- campaign ------------------------------------------------------------------------
     async def save_meta(self, options: dict[str, Any]) -> None:
@@ -219,8 +233,8 @@ class CampaignStore:
     async def claim(
         self, *, limit: int, max_concurrent: int, lease_ms: int, worker: str
     ) -> list[str]:
-        """Atomically take up to `limit` due contacts within the concurrency cap (on a server
-        with replicas, returned once a replica has the claim too)."""
+        """Atomically take up to `limit` due contacts within the concurrency cap (returned
+        once durable: see `voicedial.state.durability`)."""
         script_keys: list[str] = [
             self.keys.due,
             self.keys.inflight,
@@ -234,12 +248,13 @@ class CampaignStore:
             limit,
             worker,
         ]
-        if not await self._replicated():
+        sync = await self._sync_command()
+        if sync is None:
             ids = await self.scripts.claim(keys=script_keys, args=script_args)
             return [i.decode() for i in ids]
         pipe = self.redis.pipeline(transaction=False)
         await self.scripts.claim(keys=script_keys, args=script_args, client=pipe)
-        pipe.execute_command("WAIT", 1, _WAIT_MS)
+        pipe.execute_command(*sync)
         ids, _ = await pipe.execute()
         return [i.decode() for i in ids]
 
@@ -294,8 +309,8 @@ class CampaignStore:
                 ],
                 client=pipe,
             )
-        if await self._replicated():
-            pipe.execute_command("WAIT", 1, _WAIT_MS)
+        if sync := await self._sync_command():
+            pipe.execute_command(*sync)
         await pipe.execute()
 
     async def expire_lease(self, contact_id: str, *, in_ms: int) -> None:
