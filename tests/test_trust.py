@@ -284,7 +284,7 @@ async def test_late_pace_slots_are_skipped_never_fired_in_a_bunch(redis_url: str
 
         async def hog() -> None:  # a loop held up now and then, as on a busy machine
             while not stop.is_set():
-                await asyncio.sleep(1.05)
+                await asyncio.sleep(0.45)
                 time.sleep(0.08)
 
         tasks = [asyncio.create_task(dialer.run(stop)), asyncio.create_task(hog())]
