@@ -336,3 +336,34 @@ async def test_a_campaign_through_refused_creates_and_unruly_callbacks(
     assert sorted(c["to"] for c in calls) == sorted(numbers)  # each person called once
     profiles = list((tmp_path / "data").rglob("worker_profile.json"))
     assert len(profiles) == len(numbers)  # one each, duplicated callbacks notwithstanding
+
+
+@pytest.mark.timeout(90)
+async def test_calls_whose_final_callback_is_lost_are_settled_from_twilio(
+    redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Without the look-up, each such call would wait for its lease: ring timeout + time limit
+    # + 2 minutes; the test's timeout is far shorter.
+    numbers = fictional_numbers(12)
+    csv = write_csv(tmp_path / "quiet.csv", numbers)
+    people = tmp_path / "personas.jsonl"
+    people.write_text("".join(cooperative(n).model_dump_json() + "\n" for n in numbers))
+    drop = ("--fault-drop-callbacks", "0.5", "--seed", "3")
+    async with _sim_process("--personas", str(people), "--speed", "30", *drop) as api:
+        settings = sim_settings(monkeypatch, api, tmp_path)
+        options = campaign_options("quiet", cps=20, quiet_after_s=2, ring_timeout_s=5)
+        request = RunRequest(csv=csv, options=options, port=0, drain_s=10)
+        code = await run_campaign(settings, request, Collector())
+        async with httpx.AsyncClient() as http:
+            calls = (await http.get(f"{api}/_emulator/calls")).json()
+    lost_final = [
+        c
+        for c in calls
+        if any(e["type"] == "callback-dropped" for e in c["events"])
+        and c["events"][-1]["type"] == "callback-dropped"
+    ]
+    assert code == EXIT_DONE
+    assert lost_final, "no final callback was dropped: the seed no longer exercises this"
+    assert sorted(c["to"] for c in calls) == sorted(numbers)  # each person called once
+    profiles = list((tmp_path / "data").rglob("worker_profile.json"))
+    assert len(profiles) == len(numbers)

@@ -33,6 +33,9 @@ class CampaignOptions(BaseModel):
     region: str = "US"
     ring_timeout_s: int = 30
     time_limit_s: int = 600
+    #: A call with no callback for this long (past its ring timeout while it rings) is looked
+    #: up at Twilio: its final status callback may have been lost.
+    quiet_after_s: int = Field(default=60, ge=1)
     record: bool = False
     webhook_url: str | None = None
     org_name: str = "voicedial"

@@ -70,6 +70,37 @@ class Reconciler:
                 done += await self._reconcile(contact_id)
             except TelephonyError as exc:
                 log.warning("cannot reconcile contact %s yet: %s", contact_id, exc)
+        return done + await self._look_up_quiet_calls()
+
+    async def _look_up_quiet_calls(self) -> int:
+        """Calls with no callback for a while (`quiet_after_s`) are looked up at Twilio: one
+        whose final status callback was lost is settled now, not when its lease runs out
+        (ring timeout + time limit later); a live one is left alone."""
+        held = [contact_id for contact_id, _ in await self.leases.held()]
+        quiet = await self.store.quiet_calls(
+            held,
+            ring_ms=self.options.ring_timeout_s * 1000,
+            quiet_ms=self.options.quiet_after_s * 1000,
+        )
+        done = 0
+        for contact_id, sid in quiet:
+            try:
+                remote = await self.provider.fetch(sid)
+            except TelephonyError as exc:
+                log.warning("cannot look up quiet call %s yet: %s", sid, exc)
+                continue
+            if remote.status in FINAL_CALL_STATUSES:
+                log.warning("call %s ended without its final callback: settled", sid)
+                await settle_call(
+                    self.store,
+                    self.options,
+                    call_sid=sid,
+                    contact_id=contact_id,
+                    call_status=remote.status,
+                    duration_s=remote.duration,
+                    answered_by=remote.answered_by,
+                )
+                done += 1
         return done
 
     async def _reconcile(self, contact_id: str) -> int:

@@ -395,6 +395,7 @@ class Emulator:
                     "style": c.persona_style,
                     "duration": c.duration,
                     "transcript": [list(t) for t in c.transcript],
+                    "events": c.events,
                 }
                 for c in self.calls.values()
             ]

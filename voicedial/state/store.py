@@ -206,6 +206,34 @@ class CampaignStore:
         """One contact's fields, decoded ({} when unknown)."""
         return records.unpack(byte_map(await self.redis.hgetall(self.keys.contact(contact_id))))
 
+    async def quiet_calls(
+        self, contact_ids: Sequence[str], *, ring_ms: int, quiet_ms: int
+    ) -> list[tuple[str, str]]:
+        """(contact_id, call_sid) of those leased contacts whose call has had no callback for
+        `quiet_ms` (`ring_ms` more while it was never answered): its final status callback
+        may have been lost. Two round trips, whatever the number of contacts."""
+        pipe = self.redis.pipeline(transaction=False)
+        for cid in contact_ids:
+            pipe.hmget(self.keys.contact(cid), "state", "last_call_sid")
+        live = (ContactState.DIALLING, ContactState.IN_CALL)
+        calls = [
+            (cid, text(sid), text(state))
+            for cid, (state, sid) in zip(contact_ids, await pipe.execute(), strict=True)
+            if sid and state and text(state) in live
+        ]
+        pipe = self.redis.pipeline(transaction=False)
+        for _, sid, _ in calls:
+            pipe.hmget(self.keys.call(sid), "final", "seen_at", "voice_at", "created_at")
+        now = _now_ms()
+        quiet = []
+        for (cid, sid, state), fields in zip(calls, await pipe.execute(), strict=True):
+            final, *times = (text(f) if f else "" for f in fields)
+            heard = max((int(float(t)) for t in times if t), default=now)
+            limit = quiet_ms + (ring_ms if state == ContactState.DIALLING else 0)
+            if final != "1" and now - heard > limit:
+                quiet.append((cid, sid))
+        return quiet
+
     async def contacts(self, contact_ids: Iterable[str]) -> list[dict[str, str]]:
         """Several contacts in one round trip."""
         pipe = self.redis.pipeline(transaction=False)

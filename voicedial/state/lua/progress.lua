@@ -24,6 +24,7 @@ if current ~= ARGV[4] then
 end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('HSET', KEYS[1], 'seen_at', now)
 redis.call('ZADD', KEYS[4], now + tonumber(ARGV[3]), id)
 if ARGV[1] == 'in-progress' then
   if state == 'dialling' then
