@@ -243,8 +243,17 @@ def _dial_main(*args: Any) -> None:
     asyncio.run(_dial(*args))
 
 
-def run_pacing_workers(cps: float = 100, workers: int = 4, calls: int = 1000) -> list[Result]:
-    """P2: four `Dialer` processes on one campaign, sharing one pace bucket."""
+def _burn(until: float) -> None:
+    """A CPU hog: a busy machine's other work."""
+    while time.time() < until:
+        pass
+
+
+def run_pacing_workers(
+    cps: float = 100, workers: int = 4, calls: int = 1000, busy: bool = False
+) -> list[Result]:
+    """P2: four `Dialer` processes on one campaign, sharing one pace bucket; `busy` adds a
+    process spinning on a core for the whole run (a loaded machine: late pace slots)."""
     import multiprocessing
 
     async def main(home: Path, url: str, api: str) -> list[float]:
@@ -257,17 +266,22 @@ def run_pacing_workers(cps: float = 100, workers: int = 4, calls: int = 1000) ->
             )
             for i in range(workers)
         ]
+        if busy:
+            procs.append(ctx.Process(target=_burn, args=(start_at + calls / cps + 5,)))
         for p in procs:
             p.start()
-        while any(p.is_alive() for p in procs):
+        while any(p.is_alive() for p in procs[:workers]):
             await asyncio.sleep(0.1)
+        for p in procs[workers:]:
+            p.terminate()
+            p.join()
         return (await _created(api)).create_times
 
     # The workers serve no callbacks, so the emulator holds the calls (as in P3).
     with (
         scratch("p2w") as home,
         fresh_redis(home / "redis") as url,
-        child_server(emulator_app, "no-answer", 0.001) as port,
+        child_server(emulator_app, "no-answer", 0.001, priority=10 if busy else 0) as port,
     ):
         times = asyncio.run(main(home, url, f"http://127.0.0.1:{port}"))
     achieved = _rate(times)
@@ -275,14 +289,21 @@ def run_pacing_workers(cps: float = 100, workers: int = 4, calls: int = 1000) ->
     return [
         Result(
             id="P2",
-            what=f"pacing at cps {cps:g}, {workers} processes, one bucket",
+            what=f"pacing at cps {cps:g}, {workers} processes, one bucket"
+            + (", a CPU hog beside them" if busy else ""),
             figure=round(achieved, 3),
             unit="calls/s",
             baseline=cps,
             baseline_what="target cps",
             ratio=round(achieved / cps, 4),
-            target="within +-2 %, no 1-s window > cps + burst",
-            passed=abs(achieved / cps - 1) <= 0.02 and peak <= cps + 1 and len(times) == calls,
+            # On a loaded machine late slots are skipped (never fired in a bunch): the rate
+            # falls short by what the machine cannot keep up with, and is reported only.
+            target="no 1-s window > cps + 1"
+            if busy
+            else "within +-2 %, no 1-s window > cps + burst",
+            passed=peak <= cps + 1
+            and len(times) == calls
+            and (busy or abs(achieved / cps - 1) <= 0.02),
             details={"max_in_1s_window": peak, "calls": len(times)},
         )
     ]

@@ -24,7 +24,11 @@ from benchmarks.common import Result  # noqa: E402
 
 BENCHMARKS: dict[str, Callable[[], list[Result]]] = {
     "P1": p1_import.run,
-    "P2": lambda: campaigns.run_pacing() + campaigns.run_pacing_workers(),
+    "P2": lambda: (
+        campaigns.run_pacing()
+        + campaigns.run_pacing_workers()
+        + campaigns.run_pacing_workers(cps=200, workers=4, calls=2000, busy=True)
+    ),
     "P3": campaigns.run_dispatch,
     "P4": callbacks.run_callbacks,
     "P5": campaigns.run_end_to_end,
