@@ -20,7 +20,7 @@ from voicedial.dialing.account import account_for
 from voicedial.errors import VoicedialError
 from voicedial.http import BackgroundServer, bind_socket
 from voicedial.settings import Settings
-from voicedial.state.connect import open_redis, server_info
+from voicedial.state.connect import open_redis, server_info, topology
 
 __all__ = ["Check", "run_doctor"]
 
@@ -42,6 +42,7 @@ async def _redis(settings: Settings) -> Check:
     try:
         async with open_redis(settings) as client:
             info = await server_info(client)
+            mode = topology(client)
     except VoicedialError as exc:
         fix = (
             "check REDIS_URL (host, port, password) and that the server runs"
@@ -50,6 +51,8 @@ async def _redis(settings: Settings) -> Check:
         )
         return Check("redis", "fail", str(exc), fix)
     version = info.get("redis_version", "?")
+    replicas = int(info.get("connected_slaves") or 0)
+    where = f"{where}, {mode}, {replicas} replica{'' if replicas == 1 else 's'}"
     losses = durability_gaps(info)
     if not losses:
         return Check("redis", "ok", f"redis {version} ({where}), every write on disk")

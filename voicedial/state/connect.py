@@ -19,7 +19,15 @@ from voicedial.state.outage import GraceRetry, Outage
 from voicedial.state.sentinel import SCHEME as SENTINEL_SCHEME
 from voicedial.state.sentinel import parse_sentinel_url, sentinel_pool
 
-__all__ = ["RedisClient", "RedisError", "open_redis", "ping", "redis_url", "server_info"]
+__all__ = [
+    "RedisClient",
+    "RedisError",
+    "open_redis",
+    "ping",
+    "redis_url",
+    "server_info",
+    "topology",
+]
 
 #: The connection other packages hold and pass back into this one; they never call it.
 RedisClient = aioredis.Redis
@@ -77,11 +85,32 @@ async def open_redis(settings: Settings) -> AsyncIterator[aioredis.Redis]:
         await client.aclose()
         where = "REDIS_URL" if settings.redis_url else "the embedded server"
         raise RedisUnavailable(f"cannot reach Redis ({where}): {exc}") from exc
+    if await _is_cluster(client):
+        await client.aclose()
+        raise ConfigError(
+            f"REDIS_URL {url!r} is a Redis Cluster node: voicedial does not run on a cluster "
+            "yet; use a standalone server, or a primary with replicas behind Sentinel "
+            "(redis+sentinel://host:port,.../service)"
+        )
     outage.arm()
     try:
         yield client
     finally:
         await client.aclose()
+
+
+async def _is_cluster(client: aioredis.Redis) -> bool:
+    try:
+        info = await client.info("cluster")
+    except RedisError:  # servers that hide INFO sections are not clusters we could use anyway
+        return False
+    return bool(int(info.get("cluster_enabled", 0) or 0))
+
+
+def topology(redis: RedisClient) -> str:
+    """`standalone`, or `sentinel SERVICE` for a Sentinel-managed primary."""
+    service = getattr(redis.connection_pool, "service_name", None)
+    return f"sentinel {service}" if service else "standalone"
 
 
 async def ping(redis: RedisClient) -> None:
