@@ -1,17 +1,24 @@
 """Two `campaign run` processes on one campaign (cron overlap, a second machine) cooperate:
-they share the pace and never dial a contact twice; a re-run dials nothing that finished."""
+they share the pace and never dial a contact twice; a re-run dials nothing that finished; a
+`worker` killed mid-call leaves nothing behind that the others do not finish."""
 
 from __future__ import annotations
 
 import asyncio
+import socket
+import sys
+import time
 from collections import Counter
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
+import redis.asyncio as aioredis
 
 from tests.support import cooperative, emulator, fictional_numbers, sim_env, voicedial, write_csv
 from voicedial.emulator import Persona
+from voicedial.http import bind_socket
+from voicedial.state.keys import CampaignKeys
 
 
 @pytest.mark.timeout(90)
@@ -54,3 +61,65 @@ async def test_two_processes_never_dial_a_number_twice(tmp_path: Path, redis_url
         assert len(emu.calls) == len(numbers)
     profiles = list((tmp_path / "home" / "data").glob("calls/profiles/*/*/worker_profile.json"))
     assert len(profiles) == 10
+
+
+@pytest.mark.timeout(120)
+async def test_a_worker_killed_mid_call_loses_no_one_and_calls_no_one_twice(
+    tmp_path: Path, redis_url: str
+) -> None:
+    numbers = fictional_numbers(24)
+    csv = write_csv(tmp_path / "killw.csv", numbers)
+    sock = bind_socket("127.0.0.1", 0)
+    port = sock.getsockname()[1]
+    sock.close()
+    client = aioredis.from_url(redis_url)
+    keys = CampaignKeys("killw")
+
+    async def worker_talking(pid: int) -> bool:
+        mine = f"{socket.gethostname()}-{pid}-".encode()
+        for contact_id in await client.zrange(keys.inflight, 0, -1):
+            state, worker = await client.hmget(keys.contact(contact_id.decode()), "state", "worker")
+            if state == b"in_call" and (worker or b"").startswith(mine):
+                return True
+        return False
+
+    async with emulator({n: cooperative(n) for n in numbers}, speed=20) as (emu, url):
+        env = sim_env(url, redis_url, tmp_path / "home")
+        run = await asyncio.create_subprocess_exec(
+            sys.executable,
+            *("-m", "voicedial", "campaign", "run", str(csv), "--name", "killw"),
+            *("--port", str(port), "--cps", "3", "--max-concurrent", "8"),
+            *("--max-attempts", "1", "--no-live", "--idle-exit", "20s"),
+            env=env,
+            cwd=tmp_path,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        deadline = time.monotonic() + 30
+        while not emu.calls:  # the campaign exists and dials
+            assert time.monotonic() < deadline, "the run placed no call"
+            await asyncio.sleep(0.01)
+        worker = await asyncio.create_subprocess_exec(
+            sys.executable,
+            *("-m", "voicedial", "worker", "killw"),
+            env=env | {"VOICEDIAL_PUBLIC_URL": f"http://127.0.0.1:{port}"},
+            cwd=tmp_path,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        deadline = time.monotonic() + 30
+        while not await worker_talking(worker.pid):
+            if worker.returncode is not None or time.monotonic() > deadline:
+                assert worker.stderr is not None
+                detail = (await worker.stderr.read()).decode()
+                raise AssertionError(f"no call under way: {worker.returncode} {detail}")
+            await asyncio.sleep(0.01)
+        worker.kill()  # SIGKILL: its claims, calls and outbox entries are orphaned
+        await worker.wait()
+        _, stderr = await asyncio.wait_for(run.communicate(), 100)
+        dialled = Counter(call.to for call in emu.calls.values())
+    await client.aclose()
+    assert run.returncode == 0, stderr.decode()
+    assert dialled == Counter(numbers)  # everyone once, nobody twice
+    profiles = list((tmp_path / "home" / "data").rglob("worker_profile.json"))
+    assert len(profiles) == len(numbers)
