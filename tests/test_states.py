@@ -67,6 +67,7 @@ NOT_STATES = {
     "packed",
     "queue_time_ms",
     "reason",
+    "seen_at",
     "seq",
     "state",
     "status",
