@@ -36,6 +36,8 @@ class CampaignOptions(BaseModel):
     #: A call with no callback for this long (past its ring timeout while it rings) is looked
     #: up at Twilio: its final status callback may have been lost.
     quiet_after_s: int = Field(default=60, ge=1)
+    #: How long a finished campaign's state stays in Redis (storage keeps the rest).
+    retain_s: float = Field(default=30 * 86400.0, ge=0)
     record: bool = False
     webhook_url: str | None = None
     org_name: str = "voicedial"

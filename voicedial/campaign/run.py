@@ -20,6 +20,7 @@ from voicedial.http import BackgroundServer, bind_socket
 from voicedial.metrics import Metrics
 from voicedial.options import CampaignOptions
 from voicedial.settings import Settings
+from voicedial.state import retention
 from voicedial.state.connect import RedisClient, open_redis
 from voicedial.state.identity import shared_hash_key
 from voicedial.state.snapshot import snapshot
@@ -96,6 +97,9 @@ async def run_campaign(settings: Settings, request: RunRequest, reporter: Report
     dnc = _load_dnc(request.dnc, options.region)
     async with open_redis(settings) as redis:
         hash_key = await shared_hash_key(redis, settings.proposed_hash_key())
+        if not request.dry_run:
+            for gone in await retention.sweep(redis):
+                reporter.notice(f"campaign {gone}: retention passed, its Redis state deleted")
         store = CampaignStore(redis, options.name)
         summary = await import_csv(
             store,
@@ -112,6 +116,7 @@ async def run_campaign(settings: Settings, request: RunRequest, reporter: Report
             reporter.notice(f"dry run: {summary.added} contact(s) would be added; nothing dialled")
             return EXIT_DONE
         await store.save_meta(options.model_dump(mode="json"))
+        await retention.mark_running(redis, options.name)
         return await _dial_campaign(settings, request, reporter, redis, store, account, storage)
 
 

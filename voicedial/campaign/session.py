@@ -31,6 +31,7 @@ from voicedial.errors import RedisOutage, VoicedialError
 from voicedial.metrics import Metrics
 from voicedial.options import CampaignOptions
 from voicedial.settings import Settings
+from voicedial.state import retention
 from voicedial.state.leases import Leases
 from voicedial.state.outbox import OutboxQueue
 from voicedial.state.pace import PaceBucket
@@ -246,6 +247,8 @@ async def _dial_and_deliver(
     # a profile still only in Redis (storage or the receiver down) is work left.
     remaining = _remaining(await store.counts())
     done = remaining == 0 and code == EXIT_DONE and left == 0
+    if done:
+        await retention.mark_finished(store.redis, store.name, retain_s=options.retain_s)
     return EXIT_DONE if done else EXIT_WORK_LEFT
 
 

@@ -34,6 +34,7 @@ campaign_app.command("list")(campaign.campaign_list)
 campaign_app.command("pause")(campaign.campaign_pause)
 campaign_app.command("resume")(campaign.campaign_resume)
 campaign_app.command("cancel")(campaign.campaign_cancel)
+campaign_app.command("purge")(campaign.campaign_purge)
 app.add_typer(campaign_app, name="campaign")
 
 app.command("status")(status.status)

@@ -18,6 +18,7 @@ from voicedial.cli.common import (
     PortOpt,
     ProviderOpt,
     RedisGraceOpt,
+    fail,
     get_settings,
     parse_duration,
     reporter,
@@ -102,6 +103,13 @@ def campaign_run(
     ] = "5m",
     live: Annotated[bool, typer.Option(help="Live table (only on a terminal).")] = True,
     redis_grace: RedisGraceOpt = None,
+    retain: Annotated[
+        str,
+        typer.Option(
+            help="Keep a finished campaign's Redis state this long (profiles, transcripts and "
+            "the audit trail stay in storage); then the next run or worker deletes it."
+        ),
+    ] = "30d",
 ) -> None:
     """Import (or re-import) CSV, then dial until nothing is due, the window closes, or
     --max-duration passes. Exit 0: nothing left to dial; 75: work left (run again later);
@@ -159,6 +167,7 @@ def campaign_run(
             record=record,
             webhook_url=settings.webhook_url,
             org_name=settings.org_name,
+            retain_s=parse_duration(retain, "--retain") or 0.0,
             **window,
         )
         request = RunRequest(
@@ -221,6 +230,38 @@ def campaign_resume(name: CampaignArg) -> None:
 def campaign_cancel(name: CampaignArg) -> None:
     """Stop the campaign for good: running workers exit 75 and place no new calls."""
     _control(name, "cancelled")
+
+
+def campaign_purge(
+    name: CampaignArg,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Do not ask; required without a terminal.")
+    ] = False,
+) -> None:
+    """Delete a campaign's state from Redis now: its contacts, calls, counts and outbox.
+    Profiles, transcripts and the audit trail in storage stay; the shared do-not-call set
+    stays. A running campaign should be cancelled first."""
+    import sys
+
+    # Redis client and store: imported here so that --help and completion stay fast.
+    from voicedial.state import retention
+    from voicedial.state.connect import open_redis
+    from voicedial.state.store import CampaignStore
+
+    settings = get_settings()
+    if not yes:
+        if not sys.stdin.isatty():
+            raise fail(UsageError("campaign purge deletes state for good: pass --yes"))
+        typer.confirm(f"Delete campaign {name}'s state from Redis?", abort=True)
+
+    async def go() -> int:
+        async with open_redis(settings) as redis:
+            if await CampaignStore(redis, name).options() is None:
+                raise UsageError(f"no campaign named {name!r}")
+            return await retention.purge(redis, name)
+
+    removed = run(go)
+    Console().print(f"campaign {name}: {removed} key(s) deleted")
 
 
 def _control(name: str, value: str) -> None:
