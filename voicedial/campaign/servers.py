@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from voicedial.callbacks.server import CallbackServer
+from voicedial.campaign.delivering import deliver_every_campaign
 from voicedial.campaign.run import openai_settings, recordings_for
 from voicedial.campaign.session import (
     EXIT_DONE,
@@ -33,7 +34,8 @@ __all__ = ["run_server", "run_worker"]
 async def run_server(
     settings: Settings, *, host: str, port: int, provider: str | None, reporter: Reporter
 ) -> int:
-    """`voicedial serve`: the callback server (and outbox delivery) alone, until interrupted."""
+    """`voicedial serve`: the callback server, and delivery of every campaign's profiles (an
+    outbox consumer each), until interrupted."""
     account = account_for(settings, provider)
     if account.sim:
         raise UsageError(
@@ -54,10 +56,17 @@ async def run_server(
         stop, hard = asyncio.Event(), asyncio.Event()
         background = BackgroundServer(server.app, sock)
         await background.start()
-        reporter.notice(f"callbacks at {public_url}")
+        reporter.notice(f"callbacks at {public_url}; delivering every campaign's profiles")
+        storage = open_storage(settings.storage_url, endpoint_url=settings.s3_endpoint_url)
         try:
             async with signals(stop, hard):
+                delivery = asyncio.create_task(
+                    deliver_every_campaign(
+                        settings, redis, storage, account, stop, worker=worker_id()
+                    )
+                )
                 await stop.wait()
+                await delivery  # lets each consumer drain for a few seconds
             await background.stop()
         finally:
             await server.aclose()
