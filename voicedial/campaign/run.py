@@ -20,9 +20,9 @@ from voicedial.http import BackgroundServer, bind_socket
 from voicedial.metrics import Metrics
 from voicedial.options import CampaignOptions
 from voicedial.settings import Settings
-from voicedial.state import retention
 from voicedial.state.connect import RedisClient, open_redis
 from voicedial.state.identity import shared_hash_key
+from voicedial.state.retention import mark_running, sweep
 from voicedial.state.snapshot import snapshot
 from voicedial.state.store import CampaignStore
 
@@ -98,7 +98,7 @@ async def run_campaign(settings: Settings, request: RunRequest, reporter: Report
     async with open_redis(settings) as redis:
         hash_key = await shared_hash_key(redis, settings.proposed_hash_key())
         if not request.dry_run:
-            for gone in await retention.sweep(redis):
+            for gone in await sweep(redis):
                 reporter.notice(f"campaign {gone}: retention passed, its Redis state deleted")
         store = CampaignStore(redis, options.name)
         summary = await import_csv(
@@ -116,7 +116,7 @@ async def run_campaign(settings: Settings, request: RunRequest, reporter: Report
             reporter.notice(f"dry run: {summary.added} contact(s) would be added; nothing dialled")
             return EXIT_DONE
         await store.save_meta(options.model_dump(mode="json"))
-        await retention.mark_running(redis, options.name)
+        await mark_running(redis, options.name)
         return await _dial_campaign(settings, request, reporter, redis, store, account, storage)
 
 

@@ -23,8 +23,8 @@ from voicedial.http import BackgroundServer, bind_socket
 from voicedial.metrics import Metrics
 from voicedial.options import CampaignOptions
 from voicedial.settings import Settings
-from voicedial.state import retention
 from voicedial.state.connect import open_redis
+from voicedial.state.retention import sweep
 from voicedial.state.snapshot import snapshot
 from voicedial.state.store import CampaignStore
 
@@ -79,7 +79,7 @@ async def run_worker(
 ) -> int:
     """`voicedial worker NAME`: one more dialling worker on a campaign started elsewhere."""
     async with open_redis(settings) as redis:
-        for gone in await retention.sweep(redis):
+        for gone in await sweep(redis):
             reporter.notice(f"campaign {gone}: retention passed, its Redis state deleted")
         store = CampaignStore(redis, name)
         raw = await store.options()

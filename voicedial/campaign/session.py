@@ -31,10 +31,10 @@ from voicedial.errors import RedisOutage, VoicedialError
 from voicedial.metrics import Metrics
 from voicedial.options import CampaignOptions
 from voicedial.settings import Settings
-from voicedial.state import retention
 from voicedial.state.leases import Leases
 from voicedial.state.outbox import OutboxQueue
 from voicedial.state.pace import PaceBucket
+from voicedial.state.retention import mark_finished
 from voicedial.state.snapshot import snapshot
 from voicedial.state.states import ACTIVE_STATES, ContactState
 from voicedial.state.store import CampaignStore
@@ -248,7 +248,7 @@ async def _dial_and_deliver(
     remaining = _remaining(await store.counts())
     done = remaining == 0 and code == EXIT_DONE and left == 0
     if done:
-        await retention.mark_finished(store.redis, store.name, retain_s=options.retain_s)
+        await mark_finished(store.redis, store.name, retain_s=options.retain_s)
     return EXIT_DONE if done else EXIT_WORK_LEFT
 
 

@@ -241,11 +241,11 @@ def campaign_purge(
     """Delete a campaign's state from Redis now: its contacts, calls, counts and outbox.
     Profiles, transcripts and the audit trail in storage stay; the shared do-not-call set
     stays. A running campaign should be cancelled first."""
+    # Redis client and store: imported here so that --help and completion stay fast.
     import sys
 
-    # Redis client and store: imported here so that --help and completion stay fast.
-    from voicedial.state import retention
     from voicedial.state.connect import open_redis
+    from voicedial.state.retention import purge
     from voicedial.state.store import CampaignStore
 
     settings = get_settings()
@@ -258,7 +258,7 @@ def campaign_purge(
         async with open_redis(settings) as redis:
             if await CampaignStore(redis, name).options() is None:
                 raise UsageError(f"no campaign named {name!r}")
-            return await retention.purge(redis, name)
+            return await purge(redis, name)
 
     removed = run(go)
     Console().print(f"campaign {name}: {removed} key(s) deleted")
