@@ -113,6 +113,23 @@ class Proc:
     stderr: str
 
 
+async def spawn_voicedial(
+    *args: str, env: dict[str, str], cwd: Path, stdout: int = asyncio.subprocess.DEVNULL
+) -> asyncio.subprocess.Process:
+    """Start `python -m voicedial ARGS` (stderr piped) and return at once: for a test that
+    acts on the process while it runs (kills it, signals it, breaks what it depends on)."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "voicedial",
+        *args,
+        env=env,
+        cwd=cwd,
+        stdout=stdout,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
 async def voicedial(*args: str, env: dict[str, str], cwd: Path, timeout: float = 60.0) -> Proc:
     """Run `python -m voicedial ARGS` without blocking the loop (the emulator lives in it)."""
     proc = await asyncio.create_subprocess_exec(

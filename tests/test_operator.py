@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -17,7 +16,15 @@ import pytest
 import redis.asyncio as aioredis
 from rich.console import Console
 
-from tests.support import cooperative, emulator, fictional_numbers, sim_env, voicedial, write_csv
+from tests.support import (
+    cooperative,
+    emulator,
+    fictional_numbers,
+    sim_env,
+    spawn_voicedial,
+    voicedial,
+    write_csv,
+)
 from voicedial.cli.view import render_live, render_status
 from voicedial.emulator import Persona
 from voicedial.state.snapshot import STATUS_SCHEMA, snapshot
@@ -114,16 +121,7 @@ async def _until(
 
 
 async def _spawn(args: list[str], env: dict[str, str], cwd: Path) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "voicedial",
-        *args,
-        env=env,
-        cwd=cwd,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    return await spawn_voicedial(*args, env=env, cwd=cwd, stdout=asyncio.subprocess.PIPE)
 
 
 async def _status(name: str, env: dict[str, str], cwd: Path) -> dict[str, Any]:

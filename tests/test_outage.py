@@ -10,7 +10,6 @@ import asyncio
 import os
 import shutil
 import signal
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -30,6 +29,7 @@ from tests.support import (
     fictional_numbers,
     make_contact,
     sim_env,
+    spawn_voicedial,
     write_csv,
 )
 from voicedial.callbacks.server import CallbackServer
@@ -183,26 +183,13 @@ def _run_args(csv: Path, *extra: str) -> list[str]:
     ]
 
 
-async def _start(args: list[str], env: dict[str, str], cwd: Path) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "voicedial",
-        *args,
-        env=env,
-        cwd=cwd,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
-
-
 @pytest.mark.timeout(120)
 async def test_a_campaign_rides_out_a_redis_restart(server: RedisProc, tmp_path: Path) -> None:
     numbers = fictional_numbers(10)
     csv = write_csv(tmp_path / "outage.csv", numbers)
     async with emulator({n: cooperative(n) for n in numbers}, speed=40) as (emu, api):
         env = sim_env(api, server.url, tmp_path)
-        proc = await _start(_run_args(csv), env, tmp_path)
+        proc = await spawn_voicedial(*_run_args(csv), env=env, cwd=tmp_path)
         await _until(lambda: _talking(emu.calls) >= 3, "three interviews under way")
         await _outage(server, 3.0)
         _, stderr = await asyncio.wait_for(proc.communicate(), 90)
@@ -224,7 +211,7 @@ async def test_past_the_grace_calls_are_hung_up_and_the_next_run_finishes_them(
     csv = write_csv(tmp_path / "outage.csv", numbers)
     async with emulator({n: cooperative(n) for n in numbers}, speed=10) as (emu, api):
         env = sim_env(api, server.url, tmp_path)
-        proc = await _start(_run_args(csv, "--redis-grace", "2s"), env, tmp_path)
+        proc = await spawn_voicedial(*_run_args(csv, "--redis-grace", "2s"), env=env, cwd=tmp_path)
         await _until(lambda: _talking(emu.calls) >= 2, "two interviews under way")
         await asyncio.to_thread(server.kill9)
         killed = time.monotonic()
@@ -241,7 +228,7 @@ async def test_past_the_grace_calls_are_hung_up_and_the_next_run_finishes_them(
         # Redis back: the next run puts the hung-up contacts back and finishes everyone.
         await asyncio.to_thread(server.start)
         emu.speed = 40  # the calls from now on: no need to catch them mid-interview
-        again = await _start(_run_args(csv), env, tmp_path)
+        again = await spawn_voicedial(*_run_args(csv), env=env, cwd=tmp_path)
         _, stderr = await asyncio.wait_for(again.communicate(), 90)
         calls = list(emu.calls.values())
     assert again.returncode == 0, stderr.decode()
@@ -266,7 +253,7 @@ async def test_the_run_restarts_its_embedded_redis_after_a_kill(tmp_path: Path) 
             env = sim_env(api, "", home)
             del env["REDIS_URL"]  # the embedded server under VOICEDIAL_HOME
             env["VOICEDIAL_STORAGE_URL"] = f"file://{tmp_path / 'data'}"
-            proc = await _start(_run_args(csv), env, tmp_path)
+            proc = await spawn_voicedial(*_run_args(csv), env=env, cwd=tmp_path)
             await _until(lambda: _talking(emu.calls) >= 2, "two interviews under way")
             pid_file = home / "redis" / "redis.pid"
             first = int(pid_file.read_text())

@@ -5,7 +5,6 @@ goes on against the promoted replica: everyone called once, every profile stored
 from __future__ import annotations
 
 import asyncio
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ from tests.support import (
     fictional_numbers,
     make_contact,
     sim_env,
+    spawn_voicedial,
     voicedial,
     write_csv,
 )
@@ -75,15 +75,12 @@ async def test_a_primary_failover_mid_campaign_loses_nothing(
     csv = write_csv(tmp_path / "failover.csv", numbers)
     async with emulator({n: cooperative(n) for n in numbers}, speed=40) as (emu, api):
         env = sim_env(api, sentinels.url, tmp_path)
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            *("-m", "voicedial", "campaign", "run", str(csv), "--name", "failover"),
+        proc = await spawn_voicedial(
+            *("campaign", "run", str(csv), "--name", "failover"),
             *("--cps", "5", "--max-concurrent", "6", "--max-attempts", "1"),
             *("--port", "0", "--no-live", "--idle-exit", "5s"),
             env=env,
             cwd=tmp_path,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE,
         )
         deadline = time.monotonic() + 30
         while _talking(emu.calls) < 2:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import sys
 import time
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from tests.support import (
     fictional_numbers,
     sim_env,
     sim_settings,
+    spawn_voicedial,
     write_csv,
 )
 from voicedial.campaign.run import RunRequest, run_campaign
@@ -38,13 +38,10 @@ async def test_serve_stores_what_a_run_left_in_the_outbox(
         request = RunRequest(csv=csv, options=campaign_options("left"), port=0, drain_s=1)
         assert await run_campaign(settings, request, Collector()) == EXIT_WORK_LEFT
         data.unlink()  # storage back, and nobody runs the campaign any more
-        serve = await asyncio.create_subprocess_exec(
-            sys.executable,
-            *("-m", "voicedial", "serve", "--host", "127.0.0.1", "--port", "0"),
+        serve = await spawn_voicedial(
+            *("serve", "--host", "127.0.0.1", "--port", "0"),
             env=sim_env(url, redis_url, tmp_path),
             cwd=tmp_path,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE,
         )
         deadline = time.monotonic() + 40
         while len(list(data.rglob("worker_profile.json"))) < 3:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -15,7 +14,15 @@ from urllib.parse import urlparse
 import pytest
 import redis.asyncio as aioredis
 
-from tests.support import cooperative, emulator, fictional_numbers, sim_env, voicedial, write_csv
+from tests.support import (
+    cooperative,
+    emulator,
+    fictional_numbers,
+    sim_env,
+    spawn_voicedial,
+    voicedial,
+    write_csv,
+)
 from voicedial.emulator import Persona
 from voicedial.http import bind_socket
 from voicedial.state.keys import CampaignKeys
@@ -85,27 +92,22 @@ async def test_a_worker_killed_mid_call_loses_no_one_and_calls_no_one_twice(
 
     async with emulator({n: cooperative(n) for n in numbers}, speed=20) as (emu, url):
         env = sim_env(url, redis_url, tmp_path / "home")
-        run = await asyncio.create_subprocess_exec(
-            sys.executable,
-            *("-m", "voicedial", "campaign", "run", str(csv), "--name", "killw"),
+        run = await spawn_voicedial(
+            *("campaign", "run", str(csv), "--name", "killw"),
             *("--port", str(port), "--cps", "3", "--max-concurrent", "8"),
             *("--max-attempts", "1", "--no-live", "--idle-exit", "20s"),
             env=env,
             cwd=tmp_path,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE,
         )
         deadline = time.monotonic() + 30
         while not emu.calls:  # the campaign exists and dials
             assert time.monotonic() < deadline, "the run placed no call"
             await asyncio.sleep(0.01)
-        worker = await asyncio.create_subprocess_exec(
-            sys.executable,
-            *("-m", "voicedial", "worker", "killw"),
+        worker = await spawn_voicedial(
+            "worker",
+            "killw",
             env=env | {"VOICEDIAL_PUBLIC_URL": f"http://127.0.0.1:{port}"},
             cwd=tmp_path,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE,
         )
         deadline = time.monotonic() + 30
         while not await worker_talking(worker.pid):

@@ -14,7 +14,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from voicedial.callbacks.outcomes import settle_call
-from voicedial.dialing.provider import CallProvider
+from voicedial.dialing.provider import CallProvider, CallState
 from voicedial.errors import TelephonyError
 from voicedial.options import CampaignOptions
 from voicedial.state.leases import Leases
@@ -89,17 +89,8 @@ class Reconciler:
             except TelephonyError as exc:
                 log.warning("cannot look up quiet call %s yet: %s", sid, exc)
                 continue
-            if remote.status in FINAL_CALL_STATUSES:
+            if await self._settle_ended(contact_id, sid, remote):
                 log.warning("call %s ended without its final callback: settled", sid)
-                await settle_call(
-                    self.store,
-                    self.options,
-                    call_sid=sid,
-                    contact_id=contact_id,
-                    call_status=remote.status,
-                    duration_s=remote.duration,
-                    answered_by=remote.answered_by,
-                )
                 done += 1
         return done
 
@@ -147,17 +138,23 @@ class Reconciler:
                 carrier_lost=True,
             )
             return 1
-        if remote.status in FINAL_CALL_STATUSES:
-            await settle_call(
-                self.store,
-                self.options,
-                call_sid=sid,
-                contact_id=contact_id,
-                call_status=remote.status,
-                duration_s=remote.duration,
-                answered_by=remote.answered_by,
-            )
+        if await self._settle_ended(contact_id, sid, remote):
             return 1
         # Still ringing or talking: keep the lease, never overlap it.
         await self.leases.extend(contact_id, for_ms=self.options.lease_ms)
         return 0
+
+    async def _settle_ended(self, contact_id: str, sid: str, remote: CallState) -> bool:
+        """Settle the call as its final callback would have, if Twilio says it has ended."""
+        if remote.status not in FINAL_CALL_STATUSES:
+            return False
+        await settle_call(
+            self.store,
+            self.options,
+            call_sid=sid,
+            contact_id=contact_id,
+            call_status=remote.status,
+            duration_s=remote.duration,
+            answered_by=remote.answered_by,
+        )
+        return True
