@@ -125,3 +125,36 @@ async def test_a_worker_killed_mid_call_loses_no_one_and_calls_no_one_twice(
     assert dialled == Counter(numbers)  # everyone once, nobody twice
     profiles = list((tmp_path / "home" / "data").rglob("worker_profile.json"))
     assert len(profiles) == len(numbers)
+
+
+@pytest.mark.timeout(120)
+async def test_a_worker_with_a_port_serves_its_own_calls(tmp_path: Path, redis_url: str) -> None:
+    numbers = fictional_numbers(24)
+    csv = write_csv(tmp_path / "both.csv", numbers)
+    async with emulator({n: cooperative(n) for n in numbers}, speed=40) as (emu, url):
+        env = sim_env(url, redis_url, tmp_path / "home")
+        run = await spawn_voicedial(
+            *("campaign", "run", str(csv), "--name", "both", "--port", "0"),
+            *("--cps", "3", "--max-attempts", "1", "--no-live", "--idle-exit", "20s"),
+            env=env,
+            cwd=tmp_path,
+        )
+        deadline = time.monotonic() + 30
+        while not emu.calls:  # the campaign exists and dials
+            assert time.monotonic() < deadline, "the run placed no call"
+            await asyncio.sleep(0.01)
+        # No VOICEDIAL_PUBLIC_URL: the worker's calls point at its own server.
+        worker = await spawn_voicedial(
+            *("worker", "both", "--host", "127.0.0.1", "--port", "0"), env=env, cwd=tmp_path
+        )
+        _, run_err = await asyncio.wait_for(run.communicate(), 100)
+        _, worker_err = await asyncio.wait_for(worker.communicate(), 60)
+        calls = list(emu.calls.values())
+    assert run.returncode == 0, run_err.decode()
+    assert worker.returncode == 0, worker_err.decode()
+    assert Counter(c.to for c in calls) == Counter(numbers)  # everyone once
+    ports = Counter(urlparse(c.status_callback).port for c in calls)
+    assert len(ports) == 2, ports  # the run's server and the worker's each took calls
+    assert all(c.status == "completed" and c.app_error is None for c in calls)
+    profiles = list((tmp_path / "home" / "data").rglob("worker_profile.json"))
+    assert len(profiles) == len(numbers)

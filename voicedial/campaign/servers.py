@@ -75,9 +75,15 @@ async def run_server(
 
 
 async def run_worker(
-    settings: Settings, name: str, reporter: Reporter, *, max_duration_s: float | None = None
+    settings: Settings,
+    name: str,
+    reporter: Reporter,
+    *,
+    max_duration_s: float | None = None,
+    serve_at: tuple[str, int] | None = None,
 ) -> int:
-    """`voicedial worker NAME`: one more dialling worker on a campaign started elsewhere."""
+    """`voicedial worker NAME`: one more dialling worker on a campaign started elsewhere; with
+    `serve_at` (host, port) it also serves callbacks (for its own calls, or any)."""
     async with open_redis(settings) as redis:
         for gone in await sweep(redis):
             reporter.notice(f"campaign {gone}: retention passed, its Redis state deleted")
@@ -92,13 +98,33 @@ async def run_worker(
                 "an emulated campaign has no second worker: its emulator lives in "
                 "the `campaign run` process"
             )
-        if not settings.public_url:
+        sock = bind_socket(*serve_at) if serve_at is not None else None
+        public_url = settings.public_url or (
+            f"http://{serve_at[0]}:{sock.getsockname()[1]}" if serve_at and sock else None
+        )
+        if not public_url:
             raise UsageError(
-                "voicedial worker needs VOICEDIAL_PUBLIC_URL (the campaign's callback server)"
+                "voicedial worker needs VOICEDIAL_PUBLIC_URL (the campaign's callback server) "
+                "or --port to serve its own callbacks"
             )
         storage = open_storage(settings.storage_url, endpoint_url=settings.s3_endpoint_url)
         provider = account.provider()
+        metrics = Metrics()
+        server: CallbackServer | None = None
+        background: BackgroundServer | None = None
         try:
+            if sock is not None:
+                server = CallbackServer(
+                    redis=redis,
+                    auth_token=account.token,
+                    public_url=public_url,
+                    provider=provider,
+                    metrics=metrics,
+                    **openai_settings(settings),
+                )
+                background = BackgroundServer(server.app, sock)
+                await background.start()
+                reporter.notice(f"callbacks at {public_url}")
             code = await run_session(
                 settings,
                 options,
@@ -107,12 +133,18 @@ async def run_worker(
                 store=store,
                 provider=provider,
                 storage=storage,
-                public_url=settings.public_url,
+                public_url=public_url,
                 worker=worker_id(),
-                metrics=Metrics(),
+                metrics=metrics,
                 recordings=recordings_for(options, account),
             )
         finally:
+            if background is not None:
+                await background.stop()
+            if server is not None:
+                await server.aclose()
             await provider.aclose()
+            if sock is not None:
+                sock.close()
         reporter.finished(await snapshot(redis, name), code)
         return code

@@ -124,6 +124,16 @@ def worker(
     campaign: Annotated[str, typer.Argument(help="A campaign started with `campaign run`.")],
     max_duration: Annotated[str | None, typer.Option(help="Stop after this long.")] = None,
     redis_grace: RedisGraceOpt = None,
+    port: Annotated[
+        int | None,
+        typer.Option(
+            "--port",
+            help="Also serve callbacks on this port (0: any free one); its calls then point "
+            "here unless VOICEDIAL_PUBLIC_URL says otherwise. Without it the worker needs "
+            "VOICEDIAL_PUBLIC_URL.",
+        ),
+    ] = None,
+    host: HostOpt = "0.0.0.0",
 ) -> None:
     """Scale-out: one more dialling worker on a running campaign (shares its pace and cap)."""
     # The dialling stack: imported here so that --help and completion stay fast.
@@ -138,6 +148,7 @@ def worker(
                 campaign,
                 shown,
                 max_duration_s=parse_duration(max_duration, "--max-duration"),
+                serve_at=None if port is None else (host, port),
             )
         )
     )
