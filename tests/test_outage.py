@@ -61,6 +61,16 @@ async def _until(check: Callable[[], bool], what: str, timeout: float = 30.0) ->
         await asyncio.sleep(0.01)
 
 
+async def _finish(proc: asyncio.subprocess.Process, timeout: float) -> tuple[bytes, bytes]:
+    """Its output once it exits; if it does not in time, killed, with what it said so far."""
+    try:
+        return await asyncio.wait_for(proc.communicate(), timeout)
+    except TimeoutError:
+        proc.kill()
+        _, stderr = await proc.communicate()
+        raise AssertionError(f"still running after {timeout} s:\n{stderr.decode()}") from None
+
+
 async def _outage(server: RedisProc, seconds: float) -> None:
     """Kill the server; start it again (on its AOF) after `seconds`."""
     await asyncio.to_thread(server.kill9)
@@ -192,7 +202,7 @@ async def test_a_campaign_rides_out_a_redis_restart(server: RedisProc, tmp_path:
         proc = await spawn_voicedial(*_run_args(csv), env=env, cwd=tmp_path)
         await _until(lambda: _talking(emu.calls) >= 3, "three interviews under way")
         await _outage(server, 3.0)
-        _, stderr = await asyncio.wait_for(proc.communicate(), 90)
+        _, stderr = await _finish(proc, 90)
         calls = list(emu.calls.values())
     errors = stderr.decode()
     assert proc.returncode == 0, errors
@@ -215,7 +225,7 @@ async def test_past_the_grace_calls_are_hung_up_and_the_next_run_finishes_them(
         await _until(lambda: _talking(emu.calls) >= 2, "two interviews under way")
         await asyncio.to_thread(server.kill9)
         killed = time.monotonic()
-        _, stderr = await asyncio.wait_for(proc.communicate(), 60)
+        _, stderr = await _finish(proc, 60)
         took = time.monotonic() - killed
         cut = [c for c in emu.calls.values() if any(e["type"] == "update" for e in c.events)]
         errors = [line for line in stderr.decode().splitlines() if line.strip()]
@@ -229,7 +239,7 @@ async def test_past_the_grace_calls_are_hung_up_and_the_next_run_finishes_them(
         await asyncio.to_thread(server.start)
         emu.speed = 40  # the calls from now on: no need to catch them mid-interview
         again = await spawn_voicedial(*_run_args(csv), env=env, cwd=tmp_path)
-        _, stderr = await asyncio.wait_for(again.communicate(), 90)
+        _, stderr = await _finish(again, 90)
         calls = list(emu.calls.values())
     assert again.returncode == 0, stderr.decode()
     by_number: dict[str, list[SimCall]] = {}
@@ -258,7 +268,7 @@ async def test_the_run_restarts_its_embedded_redis_after_a_kill(tmp_path: Path) 
             pid_file = home / "redis" / "redis.pid"
             first = int(pid_file.read_text())
             os.kill(first, signal.SIGKILL)
-            _, stderr = await asyncio.wait_for(proc.communicate(), 90)
+            _, stderr = await _finish(proc, 90)
             calls = list(emu.calls.values())
         assert proc.returncode == 0, stderr.decode()
         assert "Traceback" not in stderr.decode()

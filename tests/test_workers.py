@@ -26,6 +26,7 @@ from tests.support import (
 from voicedial.emulator import Persona
 from voicedial.http import bind_socket
 from voicedial.state.keys import CampaignKeys
+from voicedial.state.store import CampaignStore
 
 
 @pytest.mark.timeout(90)
@@ -44,7 +45,9 @@ async def test_two_processes_never_dial_a_number_twice(tmp_path: Path, redis_url
         "--port",
         "0",
         "--cps",
-        "20",
+        # Slow enough (5 s of dialling) that a process starting late on a loaded machine
+        # still finds contacts to dial: the test checks both processes took part.
+        "8",
         "--max-attempts",
         "1",
         "--max-concurrent",
@@ -143,10 +146,21 @@ async def test_a_worker_with_a_port_serves_its_own_calls(tmp_path: Path, redis_u
         while not emu.calls:  # the campaign exists and dials
             assert time.monotonic() < deadline, "the run placed no call"
             await asyncio.sleep(0.01)
+        # Paused until the worker is up, so that a slow start cannot leave it nothing to do.
+        client = aioredis.from_url(redis_url)
+        store = CampaignStore(client, "both")
+        await store.set_control("paused")
         # No VOICEDIAL_PUBLIC_URL: the worker's calls point at its own server.
         worker = await spawn_voicedial(
             *("worker", "both", "--host", "127.0.0.1", "--port", "0"), env=env, cwd=tmp_path
         )
+        beats = CampaignKeys("both").worker("*")
+        deadline = time.monotonic() + 60
+        while len([k async for k in client.scan_iter(match=beats)]) < 2:
+            assert time.monotonic() < deadline, "the worker never started"
+            await asyncio.sleep(0.05)
+        await store.set_control("running")
+        await client.aclose()
         _, run_err = await asyncio.wait_for(run.communicate(), 100)
         _, worker_err = await asyncio.wait_for(worker.communicate(), 60)
         calls = list(emu.calls.values())
