@@ -44,10 +44,15 @@ async def test_serve_stores_what_a_run_left_in_the_outbox(
             cwd=tmp_path,
         )
         deadline = time.monotonic() + 40
-        while len(list(data.rglob("worker_profile.json"))) < 3:
-            assert serve.returncode is None, "serve exited"
-            assert time.monotonic() < deadline, "serve stored no profile"
-            await asyncio.sleep(0.05)
+        try:
+            while len(list(data.rglob("worker_profile.json"))) < 3:
+                assert serve.returncode is None, "serve exited"
+                assert time.monotonic() < deadline, "serve stored no profile"
+                await asyncio.sleep(0.05)
+        except BaseException:
+            serve.kill()  # a failed test leaves no server behind
+            await serve.wait()
+            raise
         serve.send_signal(signal.SIGTERM)
         _, stderr = await asyncio.wait_for(serve.communicate(), 30)
         assert len(emu.calls) == 3  # nobody called again

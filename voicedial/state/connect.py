@@ -47,6 +47,10 @@ def _outage(settings: Settings) -> Outage:
     home = settings.home
 
     async def revive() -> None:
+        # Only a server whose data is still on disk: one whose folder was deleted would come
+        # back empty, and a campaign run against it would forget who was called.
+        if not (home / "redis" / "appendonly.aof").exists():
+            raise RedisUnavailable(f"the embedded Redis's data under {home} is gone")
         await asyncio.to_thread(ensure_embedded, home)
 
     return Outage(settings.redis_grace_s, revive=revive)
