@@ -47,9 +47,11 @@ def _outage(settings: Settings) -> Outage:
     home = settings.home
 
     async def revive() -> None:
-        # Only a server whose data is still on disk: one whose folder was deleted would come
-        # back empty, and a campaign run against it would forget who was called.
-        if not (home / "redis" / "appendonly.aof").exists():
+        # Only a server whose data is still on disk (Redis 6's appendonly.aof, 7's folder):
+        # one whose folder was deleted would come back empty, and a campaign run against it
+        # would forget who was called.
+        base = home / "redis"
+        if not (base / "appendonly.aof").exists() and not (base / "appendonlydir").exists():
             raise RedisUnavailable(f"the embedded Redis's data under {home} is gone")
         await asyncio.to_thread(ensure_embedded, home)
 
