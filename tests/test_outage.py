@@ -71,9 +71,11 @@ async def _finish(proc: asyncio.subprocess.Process, timeout: float) -> tuple[byt
         raise AssertionError(f"still running after {timeout} s:\n{stderr.decode()}") from None
 
 
-async def _outage(server: RedisProc, seconds: float) -> None:
-    """Kill the server; start it again (on its AOF) after `seconds`."""
+async def _outage(server: RedisProc, seconds: float, down: asyncio.Event | None = None) -> None:
+    """Kill the server (then set `down`); start it again (on its AOF) after `seconds`."""
     await asyncio.to_thread(server.kill9)
+    if down is not None:
+        down.set()
     await asyncio.sleep(seconds)  # how long the outage lasts: the fault itself, not a wait
     await asyncio.to_thread(server.start)
 
@@ -87,8 +89,9 @@ async def test_commands_ride_out_a_restart_then_fail_fast_past_the_grace(
     async with open_redis(settings) as redis:
         piped = AutoPipelinedRedis(redis)
         await redis.set("k", "v")
-        outage = asyncio.create_task(_outage(server, 1.0))
-        await asyncio.sleep(0.2)  # the outage has begun
+        down = asyncio.Event()
+        outage = asyncio.create_task(_outage(server, 1.0, down))
+        await down.wait()
         # Issued while the server is down: both wait for it, then answer.
         assert await asyncio.gather(redis.get("k"), piped.get("k")) == [b"v", b"v"]
         await outage

@@ -54,9 +54,8 @@ class Reconciler:
         """Tell other workers this one is alive (call at least every few seconds)."""
         await self.leases.beat(self.worker_id, ttl_ms=HEARTBEAT_TTL_MS)
 
-    async def _suspects(self) -> list[str]:
+    async def _suspects(self, held: list[tuple[str, str]]) -> list[str]:
         expired = set(await self.leases.expired())
-        held = await self.leases.held()
         others = {w for _, w in held if w and w != self.worker_id}
         alive = await self.leases.alive(others)
         dead_owned = {cid for cid, w in held if w in others and w not in alive}
@@ -65,18 +64,18 @@ class Reconciler:
     async def run_once(self) -> int:
         """Settle what can be settled now; returns how many contacts were settled or freed."""
         done = 0
-        for contact_id in await self._suspects():
+        held = await self.leases.held()  # one read of the leases for both checks
+        for contact_id in await self._suspects(held):
             try:
                 done += await self._reconcile(contact_id)
             except TelephonyError as exc:
                 log.warning("cannot reconcile contact %s yet: %s", contact_id, exc)
-        return done + await self._look_up_quiet_calls()
+        return done + await self._look_up_quiet_calls([contact_id for contact_id, _ in held])
 
-    async def _look_up_quiet_calls(self) -> int:
+    async def _look_up_quiet_calls(self, held: list[str]) -> int:
         """Calls with no callback for a while (`quiet_after_s`) are looked up at Twilio: one
         whose final status callback was lost is settled now, not when its lease runs out
         (ring timeout + time limit later); a live one is left alone."""
-        held = [contact_id for contact_id, _ in await self.leases.held()]
         quiet = await self.store.quiet_calls(
             held,
             ring_ms=self.options.ring_timeout_s * 1000,

@@ -18,11 +18,11 @@ from typing import Any
 import numpy as np
 import pyarrow.compute as pc
 from redis.asyncio import Redis
-from redis.exceptions import ResponseError
 from redis.typing import EncodableT, FieldT
 
 from voicedial.contacts.parse import Contact, ContactColumns
 from voicedial.state import keys, records
+from voicedial.state.connect import server_info
 from voicedial.state.durability import Command, sync_command
 from voicedial.state.replies import byte_map, text, text_map, texts
 from voicedial.state.scripts import Scripts
@@ -81,17 +81,11 @@ class CampaignStore:
         cannot forget that a contact was claimed or called (and dial the person again)."""
         now = time.monotonic()
         if now - self._sync_at > _SYNC_CHECK_S:
-            info: dict[str, Any] = dict(await self.redis.info("server"))
-            info.update(await self.redis.info("persistence"))
-            info.update(await self.redis.info("replication"))
-            try:
-                fsync = text_map(await self.redis.config_get("appendfsync")).get("appendfsync")
-            except ResponseError:  # managed servers refuse CONFIG
-                fsync = None
+            info = await server_info(self.redis)
             self._sync = sync_command(
                 version=str(info.get("redis_version", "")),
                 aof=bool(int(info.get("aof_enabled", 0) or 0)),
-                appendfsync=fsync,
+                appendfsync=info.get("appendfsync"),
                 replicas=int(info.get("connected_slaves", 0) or 0),
                 timeout_ms=_SYNC_TIMEOUT_MS,
             )
