@@ -272,6 +272,7 @@ class Emulator:
         )
 
     async def _create(self, request: Request) -> Response:
+        arrived = time.time()  # Twilio's clock reads as a request arrives, before its body
         if (denied := self._auth_error(request)) is not None:
             return denied
         form = await read_form(request)
@@ -291,7 +292,7 @@ class Emulator:
         self._base_url = str(request.base_url).rstrip("/")
         call = self._new_call(form, e164(to) or to)
         self.calls[call.sid] = call
-        self.create_times.append(time.time())
+        self.create_times.append(arrived)
         self._start(call)
         if delays := self.slow_creates.get(to):
             await asyncio.sleep(delays.pop(0))
