@@ -38,6 +38,15 @@ _CLOCK_SKEW = timedelta(seconds=5)
 _UNKNOWN_RECHECK_MS = 20_000
 # The event loop's timers are about a millisecond apart: lateness below this is not late.
 _LATE_FLOOR_S = 0.002
+
+
+def late_limit_s(interval_s: float) -> float:
+    """How late a call may leave after its pace slot. Half an interval: the request's own
+    trip to Twilio jitters too, and the two together must stay under one interval for no
+    second to hold more than cps + 1 creates at Twilio's end."""
+    return max(interval_s / 2, _LATE_FLOOR_S)
+
+
 # How often the campaign's calling windows are judged as a whole (see `closed_until`).
 _GATE_S = 10.0
 _CLAIM_BATCH = 64
@@ -181,12 +190,12 @@ class Dialer:
                     delay = deadline - asyncio.get_running_loop().time()
                     if delay > 0 and await _wait(stop, delay):
                         break
-                    if delay < -max(self.pacer.interval_s, _LATE_FLOOR_S):
-                        # Reached a slot later than the next one opens (a busy loop): firing
-                        # it now would bunch calls; it is skipped, and its contact waits for
-                        # the next reservation. Every call then leaves within one interval of
-                        # its slot, so no second holds more than cps + 1 (at the rates Twilio
-                        # accounts allow; above 500 cps, within the loop's timer granularity).
+                    if delay < -late_limit_s(self.pacer.interval_s):
+                        # Reached a slot too late (a busy loop): firing it now would bunch
+                        # calls; it is skipped, and its contact waits for the next
+                        # reservation. Every call then leaves within half an interval of its
+                        # slot, so no second holds more than cps + 1 (at the rates Twilio
+                        # accounts allow; above 250 cps, within the loop's timer granularity).
                         self.skipped_slots += 1
                         continue
                     contact_id, contact = backlog.pop(0)
@@ -348,7 +357,7 @@ class Dialer:
         contact goes back, due now, without counting an attempt. The last look before the
         create: what remains is the SDK writing the request."""
         late = asyncio.get_running_loop().time() - slot
-        if late <= max(self.pacer.interval_s, _LATE_FLOOR_S):
+        if late <= late_limit_s(self.pacer.interval_s):
             return False
         self.skipped_slots += 1
         await self.store.release(
