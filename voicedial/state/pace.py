@@ -20,12 +20,13 @@ class PaceBucket:
 
     async def take(
         self, *, interval_us: int, burst: int, wanted: int, horizon_us: int
-    ) -> tuple[int, int]:
+    ) -> tuple[int, int, int]:
         """Take up to `wanted` slots `interval_us` apart that open within `horizon_us` of now.
 
-        Returns (first_us, granted): when the first taken slot opens, in microseconds from
-        now (negative when already open); or, when none was granted, how long until one is."""
-        first_us, granted = await self._script(
+        Returns (first_us, granted, now_us): when the first taken slot opens, in microseconds
+        from the server's `now_us` (negative when already open); or, when none was granted,
+        how long until one is."""
+        first_us, granted, now_us = await self._script(
             keys=[self._key], args=[interval_us, burst, wanted, horizon_us]
         )
-        return int(first_us), int(granted)
+        return int(first_us), int(granted), int(now_us)
