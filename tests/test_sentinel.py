@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
-from tests.redis_procs import ClusterSet, SentinelSet
+from tests.redis_procs import SentinelSet
 from tests.support import (
     cooperative,
     emulator,
@@ -140,13 +140,3 @@ async def test_doctor_names_the_sentinel_set_up(sentinels: SentinelSet, tmp_path
     done = await voicedial("doctor", env=env, cwd=tmp_path)
     redis_row = next(line for line in done.stdout.splitlines() if "redis" in line)
     assert "sentinel vdmaster" in redis_row and "1 replica" in redis_row, done.stdout
-
-
-@pytest.mark.timeout(60)
-async def test_a_cluster_node_is_refused_with_one_line(tmp_path: Path) -> None:
-    with ClusterSet() as cluster:
-        env = sim_env("http://127.0.0.1:9", cluster.url, tmp_path)
-        done = await voicedial("status", "x", env=env, cwd=tmp_path)
-    assert done.code == 2
-    assert done.stderr.strip().startswith("error:") and "Redis Cluster" in done.stderr
-    assert len(done.stderr.strip().splitlines()) == 1

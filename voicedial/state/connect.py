@@ -5,15 +5,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from voicedial.errors import ConfigError, RedisUnavailable
 from voicedial.settings import Settings
+from voicedial.state.cluster import cluster_client, cluster_enabled, is_cluster, node_of
 from voicedial.state.embedded import ensure_embedded
 from voicedial.state.outage import GraceRetry, Outage
 from voicedial.state.sentinel import SCHEME as SENTINEL_SCHEME
@@ -58,13 +59,18 @@ def _outage(settings: Settings) -> Outage:
     return Outage(settings.redis_grace_s, revive=revive)
 
 
+_SOCKET_OPTIONS: dict[str, Any] = {
+    "socket_timeout": 30,
+    "socket_connect_timeout": 5,
+    "health_check_interval": 30,
+}
+
+
 def _pool(url: str, retry: GraceRetry) -> aioredis.ConnectionPool:
     """Blocking pools: under a burst of callbacks, requests wait for a connection instead of
     failing with MaxConnectionsError (redis-py's default pools raise)."""
     options: dict[str, Any] = {
-        "socket_timeout": 30,
-        "socket_connect_timeout": 5,
-        "health_check_interval": 30,
+        **_SOCKET_OPTIONS,
         "max_connections": 256,
         "timeout": 20,
         "retry": retry,
@@ -87,17 +93,21 @@ async def open_redis(settings: Settings) -> AsyncIterator[aioredis.Redis]:
     client = aioredis.Redis.from_pool(pool)  # the client owns (and closes) the pool
     try:
         await client.ping()
+    except ResponseError as exc:
+        await client.aclose()
+        if "cluster mode" in str(exc):  # SELECT N refused: a cluster has only database 0
+            raise ConfigError(
+                f"REDIS_URL {url!r} names a database other than 0, but it is a Redis Cluster "
+                "node and a cluster has only database 0: drop the /N from the URL"
+            ) from None
+        raise
     except (RedisConnectionError, RedisTimeoutError, RedisUnavailable, OSError) as exc:
         await client.aclose()
         where = "REDIS_URL" if settings.redis_url else "the embedded server"
         raise RedisUnavailable(f"cannot reach Redis ({where}): {exc}") from exc
-    if await _is_cluster(client):
+    if await cluster_enabled(client):
         await client.aclose()
-        raise ConfigError(
-            f"REDIS_URL {url!r} is a Redis Cluster node: voicedial does not run on a cluster "
-            "yet; use a standalone server, or a primary with replicas behind Sentinel "
-            "(redis+sentinel://host:port,.../service)"
-        )
+        client = await _open_cluster(url, outage)
     outage.arm()
     try:
         yield client
@@ -105,16 +115,27 @@ async def open_redis(settings: Settings) -> AsyncIterator[aioredis.Redis]:
         await client.aclose()
 
 
-async def _is_cluster(client: aioredis.Redis) -> bool:
+async def _open_cluster(url: str, outage: Outage) -> aioredis.Redis:
+    if url.startswith(SENTINEL_SCHEME):
+        raise ConfigError(f"REDIS_URL {url!r}: Sentinel names a primary, not a cluster node")
+    cluster = cluster_client(url, outage, **_SOCKET_OPTIONS)
     try:
-        info = await client.info("cluster")
-    except RedisError:  # servers that hide INFO sections are not clusters we could use anyway
-        return False
-    return bool(int(info.get("cluster_enabled", 0) or 0))
+        await cluster.initialize()
+    except (RedisError, OSError) as exc:
+        await cluster.aclose()
+        raise RedisUnavailable(f"cannot use the Redis Cluster at {url!r}: {exc}") from exc
+    # The cluster client speaks the same commands as `Redis` (what every module here is
+    # written against); where it differs (pipelines of scripts, commands without keys),
+    # `voicedial.state.cluster` says so and this package asks `is_cluster`.
+    return cast(aioredis.Redis, cluster)
 
 
 def topology(redis: RedisClient) -> str:
-    """`standalone`, or `sentinel SERVICE` for a Sentinel-managed primary."""
+    """`standalone`, `sentinel SERVICE` for a Sentinel-managed primary, or `cluster` and its
+    primaries."""
+    if is_cluster(redis):
+        primaries = sorted(node.name for node in redis.get_primaries())  # type: ignore[attr-defined]
+        return f"cluster of {len(primaries)} primaries ({', '.join(primaries)})"
     service = getattr(redis.connection_pool, "service_name", None)
     return f"sentinel {service}" if service else "standalone"
 
@@ -124,14 +145,19 @@ async def ping(redis: RedisClient) -> None:
     await redis.ping()
 
 
-async def server_info(redis: RedisClient) -> dict[str, Any]:
+async def server_info(redis: RedisClient, key: str | None = None) -> dict[str, Any]:
     """The server's INFO sections `server`, `persistence` and `replication`, merged, with
-    `appendfsync` from CONFIG GET when the server allows it (managed ones often do not)."""
-    info: dict[str, Any] = dict(await redis.info("server"))
-    info.update(await redis.info("persistence"))
-    info.update(await redis.info("replication"))
+    `appendfsync` from CONFIG GET when the server allows it (managed ones often do not).
+    On a cluster: those of the primary that holds `key` (else of any one primary)."""
+    target: dict[str, Any] = {}
+    if is_cluster(redis):
+        node = node_of(redis, key) if key else redis.get_random_node()  # type: ignore[arg-type, attr-defined]
+        target = {"target_nodes": node}
+    info: dict[str, Any] = dict(await redis.info("server", **target))
+    info.update(await redis.info("persistence", **target))
+    info.update(await redis.info("replication", **target))
     try:
-        config = await redis.config_get("appendfsync")
+        config = await redis.config_get("appendfsync", **target)
     except RedisError:
         config = {}
     for name, value in config.items():

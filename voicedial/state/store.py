@@ -22,6 +22,7 @@ from redis.typing import EncodableT, FieldT
 
 from voicedial.contacts.parse import Contact, ContactColumns
 from voicedial.state import keys, records
+from voicedial.state.cluster import is_cluster, node_of, queue_script
 from voicedial.state.connect import server_info
 from voicedial.state.durability import Command, sync_command
 from voicedial.state.replies import byte_map, text, text_map, texts
@@ -81,7 +82,7 @@ class CampaignStore:
         cannot forget that a contact was claimed or called (and dial the person again)."""
         now = time.monotonic()
         if now - self._sync_at > _SYNC_CHECK_S:
-            info = await server_info(self.redis)
+            info = await server_info(self.redis, self.keys.due)
             self._sync = sync_command(
                 version=str(info.get("redis_version", "")),
                 aof=bool(int(info.get("aof_enabled", 0) or 0)),
@@ -275,9 +276,8 @@ class CampaignStore:
             ids = await self.scripts.claim(keys=script_keys, args=script_args)
             return [i.decode() for i in ids]
         pipe = self.redis.pipeline(transaction=False)
-        await self.scripts.claim(keys=script_keys, args=script_args, client=pipe)
-        pipe.execute_command(*sync)
-        ids, _ = await pipe.execute()
+        await queue_script(pipe, self.scripts.claim, script_keys, script_args)
+        ids = (await self._execute_synced(pipe, sync))[0]
         return [i.decode() for i in ids]
 
     async def release(
@@ -315,25 +315,32 @@ class CampaignStore:
         trip: at a thousand calls a second, one round trip each was a sixth of the dialler."""
         pipe = self.redis.pipeline(transaction=False)
         for contact_id, call_sid, queue_time_ms in placed:
-            await self.scripts.dialled(
-                keys=[
+            await queue_script(
+                pipe,
+                self.scripts.dialled,
+                [
                     self.keys.call(call_sid),
                     self.keys.contact(contact_id),
                     self.keys.inflight,
                     self.keys.stats,
                     self.keys.dials,
                 ],
-                args=[
-                    call_sid,
-                    contact_id,
-                    lease_ms,
-                    "" if queue_time_ms is None else queue_time_ms,
-                ],
-                client=pipe,
+                [call_sid, contact_id, lease_ms, "" if queue_time_ms is None else queue_time_ms],
             )
-        if sync := await self._sync_command():
+        await self._execute_synced(pipe, await self._sync_command())
+
+    async def _execute_synced(self, pipe: Any, sync: Command | None) -> list[Any]:
+        """Run `pipe`, then `sync` (WAIT/WAITAOF) in the same round trip on a standalone
+        server; on a cluster, WAIT names no key, so it goes on its own to the campaign's node
+        (the one that took the writes)."""
+        if sync is None:
+            return list(await pipe.execute())
+        if not is_cluster(self.redis):
             pipe.execute_command(*sync)
-        await pipe.execute()
+            return list(await pipe.execute())[:-1]
+        replies = list(await pipe.execute())
+        await self.redis.execute_command(*sync, target_nodes=node_of(self.redis, self.keys.due))  # type: ignore[arg-type, no-untyped-call]
+        return replies
 
     async def expire_lease(self, contact_id: str, *, in_ms: int) -> None:
         """Let a held lease run out `in_ms` from now (a create whose fate is unknown: the
