@@ -87,7 +87,10 @@ async def _import(
     client = aioredis.from_url(url, socket_timeout=30)
     try:
         if redis_dnc:
-            await client.sadd(keys.DNC, *redis_dnc)
+            pipe = client.pipeline(transaction=False)
+            for phone_hash in redis_dnc:
+                pipe.sadd(keys.dnc_shard(phone_hash), phone_hash)
+            await pipe.execute()
         store = CampaignStore(client, "p1")
         redis_before = _redis_cpu(await client.info("cpu"))
         cpu_started = time.process_time()

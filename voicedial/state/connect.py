@@ -15,7 +15,9 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from voicedial.errors import ConfigError, RedisUnavailable
 from voicedial.settings import Settings
 from voicedial.state.cluster import cluster_client, cluster_enabled, is_cluster, node_of
+from voicedial.state.dnc import migrate_legacy
 from voicedial.state.embedded import ensure_embedded
+from voicedial.state.keys import DNC_LEGACY
 from voicedial.state.outage import GraceRetry, Outage
 from voicedial.state.sentinel import SCHEME as SENTINEL_SCHEME
 from voicedial.state.sentinel import parse_sentinel_url, sentinel_pool
@@ -110,6 +112,8 @@ async def open_redis(settings: Settings) -> AsyncIterator[aioredis.Redis]:
         client = await _open_cluster(url, outage)
     outage.arm()
     try:
+        if await client.exists(DNC_LEGACY):  # written by a version before the shards
+            await migrate_legacy(client)
         yield client
     finally:
         await client.aclose()

@@ -8,17 +8,24 @@ from __future__ import annotations
 
 __all__ = [
     "CAMPAIGNS",
-    "DNC",
+    "DNC_LEGACY",
     "OUTBOX_GROUP",
     "PHONE_HASH_KEY",
     "CampaignKeys",
+    "dnc_shard",
     "pace_key",
 ]
 
 CAMPAIGNS = "vd:campaigns"  # set of campaign names
-DNC = "vd:dnc"  # set of phone_hash values that must never be called, across campaigns
+DNC_LEGACY = "vd:dnc"  # the unsharded do-not-call set of earlier versions (see `dnc.py`)
 OUTBOX_GROUP = "delivery"
 PHONE_HASH_KEY = "vd:phone_hash_key"  # the key of every phone_hash made against this Redis
+
+
+def dnc_shard(phone_hash: str) -> str:
+    """The do-not-call shard (set of phone_hash values never to call, across campaigns) that
+    holds `phone_hash`: one of 256 by its first two hex digits, each its own slot."""
+    return f"vd:dnc:{{{phone_hash[:2]}}}"
 
 
 def pace_key(account_sid: str) -> str:

@@ -24,6 +24,7 @@ from voicedial.contacts.parse import Contact, ContactColumns
 from voicedial.state import keys, records
 from voicedial.state.cluster import is_cluster, node_of, queue_script
 from voicedial.state.connect import server_info
+from voicedial.state.dnc import DoNotCall
 from voicedial.state.durability import Command, sync_command
 from voicedial.state.replies import byte_map, text, text_map, texts
 from voicedial.state.scripts import Scripts
@@ -73,6 +74,7 @@ class CampaignStore:
         self.name = name
         self.keys = keys.CampaignKeys(name)
         self.scripts = Scripts(redis)
+        self.dnc = DoNotCall(redis)
         self._sync: Command | None = None
         self._sync_at = float("-inf")
 
@@ -458,20 +460,15 @@ class CampaignStore:
     # -- do-not-call ---------------------------------------------------------------------
     async def dnc_members(self, phone_hashes: Sequence[str]) -> list[bool]:
         """Which of these phone hashes are on the shared do-not-call set."""
-        if not phone_hashes:
-            return []
-        flags = await self.redis.smismember(keys.DNC, list(phone_hashes))
-        return [bool(f) for f in flags]
+        return await self.dnc.members(phone_hashes)
 
     async def add_dnc(self, phone_hash: str) -> None:
         """Never call this number again, in any campaign."""
-        await self.redis.sadd(keys.DNC, phone_hash)
+        await self.dnc.add(phone_hash)
 
     async def dnc_hashes(self, *, at_most: int) -> set[str] | None:
         """The whole shared do-not-call set, or None when it holds more than `at_most`."""
-        if await self.redis.scard(keys.DNC) > at_most:
-            return None
-        return set(texts(await self.redis.smembers(keys.DNC)))
+        return await self.dnc.everything(at_most=at_most)
 
     # -- reading -------------------------------------------------------------------------
     async def counts(self) -> dict[str, int]:
