@@ -293,9 +293,13 @@ class CampaignStore:
     ) -> None:
         """Hand a claimed contact back (window closed, retryable error) or settle it."""
         await self.scripts.release(
-            keys=[self.keys.due, self.keys.inflight, self.keys.counts],
+            keys=[
+                self.keys.due,
+                self.keys.inflight,
+                self.keys.counts,
+                self.keys.contact(contact_id),
+            ],
             args=[
-                self.keys.contact_prefix,
                 contact_id,
                 "" if due_ms is None else due_ms,
                 state,
