@@ -18,10 +18,11 @@ from voicedial.campaign.run import RunRequest, run_campaign
 from voicedial.dialing.pacing import Pacer
 from voicedial.options import CampaignOptions
 from voicedial.settings import SIM_ACCOUNT_SID, SIM_AUTH_TOKEN, load_settings
+from voicedial.state.connect import open_redis
 from voicedial.state.pace import PaceBucket
 from voicedial.state.store import CampaignStore
 
-__all__ = ["numbers", "run_dispatch", "run_end_to_end", "run_pacing"]
+__all__ = ["campaign", "numbers", "run_dispatch", "run_end_to_end", "run_pacing"]
 
 CALLER_ID = "+15005550006"
 _AREAS = (201, 312, 303, 415, 617, 713, 206, 602, 212, 305)
@@ -67,7 +68,7 @@ async def _created(api: str) -> _Created:
     return _Created(create_times=data["times"], to=data["to"])
 
 
-async def _campaign(
+async def campaign(
     home: Path,
     url: str,
     people: list[str],
@@ -110,6 +111,8 @@ async def _campaign(
             )
             wall = time.perf_counter() - started
             created = await _created(api)
+            async with open_redis(load_settings()) as client:  # standalone or cluster alike
+                counts = await CampaignStore(client, options.name).counts()
     finally:
         for k, v in saved.items():
             if v is None:
@@ -117,9 +120,6 @@ async def _campaign(
             else:
                 os.environ[k] = v
         os.environ.pop("VOICEDIAL_TWILIO_API_URL", None)
-    client = aioredis.from_url(url)
-    counts = await CampaignStore(client, options.name).counts()
-    await client.aclose()
     return created, wall, counts
 
 
@@ -135,7 +135,7 @@ def run_pacing(
     results = []
     for cps, count in plan:
         with scratch("p2") as home, fresh_redis(home / "redis") as url:
-            emu, _, _ = asyncio.run(_campaign(home, url, numbers(count), cps=cps, speed=500))
+            emu, _, _ = asyncio.run(campaign(home, url, numbers(count), cps=cps, speed=500))
         achieved = _rate(emu.create_times)
         peak = sliding_max(emu.create_times)
         error = achieved / cps - 1
@@ -359,7 +359,7 @@ def run_end_to_end(count: int = 10_000, cps: float = 100) -> list[Result]:
     people = numbers(count)
     with scratch("p5") as home, fresh_redis(home / "redis") as url:
         emu, wall, counts = asyncio.run(
-            _campaign(home, url, people, cps=cps, speed=500, answer="no-answer")
+            campaign(home, url, people, cps=cps, speed=500, answer="no-answer")
         )
     ideal = count / cps
     dialled = emu.to

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks import callbacks, campaigns, p1_import, p6_memory
+from benchmarks import callbacks, campaigns, cluster, p1_import, p6_memory
 from benchmarks.common import sliding_max
 from benchmarks.load import percentile
 from benchmarks.run import table
@@ -29,6 +29,16 @@ def test_p2_p3_p5_a_small_campaign_dials_everyone_once() -> None:
     assert result.details["lost"] == 0 and result.details["double_dials"] == 0
     assert result.details["states"] == {"no_answer": 30}
     assert result.baseline == 1.0
+
+
+@pytest.mark.timeout(60)
+def test_p8_the_same_campaign_on_a_cluster_and_on_one_server() -> None:
+    (result,) = cluster.run_cluster(count=30, cps=30)
+    for side in ("cluster", "standalone"):
+        run = result.details[side]
+        assert run["lost"] == 0 and run["wrong_dials"] == 0, side
+        assert run["states"] == {"no_answer": 30}, side
+    assert result.baseline and result.baseline > 0.9  # 30 calls at 30/s: about a second
 
 
 @pytest.mark.timeout(30)
