@@ -5,6 +5,7 @@ create`) is used through redis-py's cluster client, for a whole campaign."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
@@ -71,9 +72,16 @@ async def test_a_campaign_runs_on_a_cluster(cluster: ClusterSet, tmp_path: Path)
             timeout=100,
         )
         calls = list(emu.calls.values())
+        status = await voicedial("status", "oncluster", "--json", env=env, cwd=tmp_path)
+        listed = await voicedial("campaign", "list", env=env, cwd=tmp_path)
     assert done.code == 0, done.stderr
     assert "Traceback" not in done.stderr
     assert time.monotonic() - started < 100
+    assert status.code == 0, status.stderr
+    snapshot = json.loads(status.stdout)
+    assert snapshot["states"] == {"completed": len(numbers)}
+    assert snapshot["contacts"] == len(numbers) and snapshot["remaining"] == 0
+    assert listed.code == 0 and "oncluster" in listed.stdout, listed.stderr
     assert Counter(c.to for c in calls) == Counter(numbers)  # everyone once
     assert all(c.status == "completed" and c.app_error is None for c in calls)
     assert len(list((tmp_path / "data").rglob("worker_profile.json"))) == len(numbers)
