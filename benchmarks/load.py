@@ -285,9 +285,10 @@ async def emulator_app(answer: str, speed: float, public_url: str) -> Any:
             {"times": emulator.create_times, "to": [c.to for c in emulator.calls.values()]}
         )
 
-    emulator.persona_for = lambda phone: Persona(  # type: ignore[method-assign]
-        phone=phone, answer=answer, consent=False
-    )  # type: ignore[arg-type]
+    if answer != "generated":  # else: the emulator's own generated personas, a mix of callers
+        emulator.persona_for = lambda phone: Persona(  # type: ignore[method-assign]
+            phone=phone, answer=answer, consent=False
+        )  # type: ignore[arg-type]
     return Starlette(
         routes=[Route("/_bench/create_times", create_times), Mount("/", app=emulator.app)]
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks import callbacks, campaigns, cluster, p1_import, p6_memory
+from benchmarks import callbacks, campaigns, cluster, p1_import, p6_memory, p9_redis
 from benchmarks.common import sliding_max
 from benchmarks.load import percentile
 from benchmarks.run import table
@@ -39,6 +39,15 @@ def test_p8_the_same_campaign_on_a_cluster_and_on_one_server() -> None:
         assert run["lost"] == 0 and run["wrong_dials"] == 0, side
         assert run["states"] == {"no_answer": 30}, side
     assert result.baseline and result.baseline > 0.9  # 30 calls at 30/s: about a second
+
+
+@pytest.mark.timeout(60)
+def test_p9_redis_memory_and_commands_per_call_are_measured() -> None:
+    memory, used = p9_redis.run(rows=3_000, calls=8)
+    assert memory.details["added"] > 2_000
+    assert 50 < memory.figure < 5_000  # bytes per contact: a real, plausible figure
+    assert used.details["finished"] == 8
+    assert used.details["commands"] > used.details["round_trips"] > 8
 
 
 @pytest.mark.timeout(30)
