@@ -87,7 +87,10 @@ async def bare_app(public_url: str) -> Any:
         dict(parse_qsl((await request.body()).decode(), keep_blank_values=True))
         return Response(status_code=204)
 
-    return Starlette(routes=[Route("/twilio/status", bare, methods=["POST"])])
+    async def cpu(request: HttpRequest) -> Response:  # P10: this process's CPU seconds
+        return Response(repr(time.process_time()), media_type="text/plain")
+
+    return Starlette(routes=[Route("/twilio/status", bare, methods=["POST"]), Route("/_cpu", cpu)])
 
 
 # -- state the callbacks refer to -------------------------------------------------------------

@@ -56,16 +56,18 @@ class _Quiet:
 
 @dataclass
 class _Created:
-    """What the emulator saw: when each call was created, and to whom."""
+    """What the emulator saw: when each call was created, to whom, and how many webhook
+    requests the calls made."""
 
     create_times: list[float]
     to: list[str]
+    requests: int = 0
 
 
 async def _created(api: str) -> _Created:
     async with httpx.AsyncClient() as http:
         data = (await http.get(f"{api}/_bench/create_times", timeout=30)).json()
-    return _Created(create_times=data["times"], to=data["to"])
+    return _Created(create_times=data["times"], to=data["to"], requests=data["requests"])
 
 
 async def campaign(

@@ -282,10 +282,24 @@ async def emulator_app(answer: str, speed: float, public_url: str) -> Any:
 
     async def create_times(request: Any) -> JSONResponse:
         return JSONResponse(
-            {"times": emulator.create_times, "to": [c.to for c in emulator.calls.values()]}
+            {
+                "times": emulator.create_times,
+                "to": [c.to for c in emulator.calls.values()],
+                "requests": emulator.http.sent,
+            }
         )
 
-    if answer != "generated":  # else: the emulator's own generated personas, a mix of callers
+    if answer == "cooperative":  # every call a completed interview
+        emulator.persona_for = lambda phone: Persona(  # type: ignore[method-assign]
+            phone=phone,
+            answer="human",
+            consent=True,
+            name="Jo Test",
+            jobs=[{"title": "Welder", "company": "Acme", "start_year": 2018, "end_year": None}],
+            skills=["welding"],
+            style="cooperative",
+        )
+    elif answer != "generated":  # else: the emulator's own generated personas, a mix of callers
         emulator.persona_for = lambda phone: Persona(  # type: ignore[method-assign]
             phone=phone, answer=answer, consent=False
         )  # type: ignore[arg-type]

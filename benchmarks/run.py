@@ -1,4 +1,4 @@
-"""Run voicedial's benchmarks: `python benchmarks/run.py [NAME ...]` (P1 ... P9, or none: all).
+"""Run voicedial's benchmarks: `python benchmarks/run.py [NAME ...]` (P1 ... P10, or none: all).
 
 Prints a table (figure, baseline, ratio, target, pass/fail) and writes the results as JSON to
 `benchmarks/results/` (gitignored). Inputs are generated at run time; load goes to loopback.
@@ -19,7 +19,15 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks import callbacks, campaigns, cluster, p1_import, p6_memory, p9_redis  # noqa: E402
+from benchmarks import (  # noqa: E402
+    callbacks,
+    campaigns,
+    cluster,
+    p1_import,
+    p6_memory,
+    p9_redis,
+    p10_cpu,
+)
 from benchmarks.common import Result  # noqa: E402
 
 BENCHMARKS: dict[str, Callable[[], list[Result]]] = {
@@ -36,6 +44,7 @@ BENCHMARKS: dict[str, Callable[[], list[Result]]] = {
     "P7": callbacks.run_turns,
     "P8": cluster.run_cluster,
     "P9": p9_redis.run,
+    "P10": p10_cpu.run,
 }
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks import callbacks, campaigns, cluster, p1_import, p6_memory, p9_redis
+from benchmarks import callbacks, campaigns, cluster, p1_import, p6_memory, p9_redis, p10_cpu
 from benchmarks.common import sliding_max
 from benchmarks.load import percentile
 from benchmarks.run import table
@@ -48,6 +48,14 @@ def test_p9_redis_memory_and_commands_per_call_are_measured() -> None:
     assert 50 < memory.figure < 5_000  # bytes per contact: a real, plausible figure
     assert used.details["finished"] == 8
     assert used.details["commands"] > used.details["round_trips"] > 8
+
+
+@pytest.mark.timeout(60)
+def test_p10_cpu_per_completed_call_and_its_baseline_are_measured() -> None:
+    (result,) = p10_cpu.run(count=12, cps=12)
+    assert result.details["states"] == {"completed": 12}
+    assert result.details["requests_per_call"] > 5  # voice, turns, status, AMD
+    assert result.figure > 0 and result.baseline and result.baseline > 0
 
 
 @pytest.mark.timeout(30)

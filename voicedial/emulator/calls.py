@@ -158,6 +158,7 @@ class WebhookClient:
     def __init__(self, timeout_s: float = 15.0) -> None:
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._session: aiohttp.ClientSession | None = None
+        self.sent = 0  # webhook requests made (what one call costs the callback server)
 
     async def request(
         self,
@@ -169,6 +170,7 @@ class WebhookClient:
     ) -> WebhookReply:
         """Send one request; raises `aiohttp.ClientError` or `TimeoutError` on failure. The
         URL goes out exactly as signed (no re-quoting) and redirects are not followed."""
+        self.sent += 1
         if self._session is None:  # made inside the running loop, as aiohttp wants
             self._session = aiohttp.ClientSession(timeout=self._timeout)
         async with self._session.request(
