@@ -29,6 +29,9 @@ from voicedial.state.keys import CampaignKeys
 from voicedial.state.store import CampaignStore
 
 
+# Slow: the default run keeps two dialling processes on one campaign in
+# test_a_worker_with_a_port_serves_its_own_calls (everyone once, from two processes).
+@pytest.mark.slow
 @pytest.mark.timeout(90)
 async def test_two_processes_never_dial_a_number_twice(tmp_path: Path, redis_url: str) -> None:
     numbers = fictional_numbers(40)
