@@ -46,6 +46,7 @@ NOT_STATES = {
     "ZRANGEBYSCORE",
     "ZREM",
     "ZREMRANGEBYSCORE",
+    "ZSCORE",
     "answered_at",
     "attempts",
     "attempts:",

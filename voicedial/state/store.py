@@ -259,20 +259,17 @@ class CampaignStore:
         self, *, limit: int, max_concurrent: int, lease_ms: int, worker: str
     ) -> list[str]:
         """Atomically take up to `limit` due contacts within the concurrency cap (returned
-        once durable: see `voicedial.state.durability`)."""
-        script_keys: list[str] = [
-            self.keys.due,
-            self.keys.inflight,
-            self.keys.counts,
-            self.keys.meta,
-        ]
-        script_args: list[str | int] = [
-            self.keys.contact_prefix,
-            max_concurrent,
-            lease_ms,
-            limit,
-            worker,
-        ]
+        once durable: see `voicedial.state.durability`).
+
+        Two round trips: the earliest `limit` ids of `due` are read first, so that the claim
+        script can name each contact's key (Redis Cluster runs a script only on the keys it
+        is given); the script then takes those still due, by the server's clock."""
+        candidates = texts(await self.redis.zrange(self.keys.due, 0, limit - 1))
+        if not candidates:
+            return []
+        script_keys = [self.keys.due, self.keys.inflight, self.keys.counts, self.keys.meta]
+        script_keys += [self.keys.contact(contact_id) for contact_id in candidates]
+        script_args: list[str | int] = [max_concurrent, lease_ms, worker, *candidates]
         sync = await self._sync_command()
         if sync is None:
             ids = await self.scripts.claim(keys=script_keys, args=script_args)
