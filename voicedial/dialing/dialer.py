@@ -43,8 +43,14 @@ _LATE_FLOOR_S = 0.002
 def late_limit_s(interval_s: float) -> float:
     """How late a call may leave after its pace slot. Half an interval: the request's own
     trip to Twilio jitters too, and the two together must stay under one interval for no
-    second to hold more than cps + 1 creates at Twilio's end."""
-    return max(interval_s / 2, _LATE_FLOOR_S)
+    second to hold more than cps + 1 creates at Twilio's end.
+
+    Infinite above 250 calls a second, where half an interval is finer than the loop's
+    timers: no slot could be judged on time there, and skipping them all would stop dialling
+    on a busy loop (it did: 100 calls a second at an unlimited pace). The pace then holds on
+    average (the bucket's), and a late call goes out late instead of being held back."""
+    half = interval_s / 2
+    return half if half >= _LATE_FLOOR_S else float("inf")
 
 
 # How often the campaign's calling windows are judged as a whole (see `closed_until`).
@@ -194,8 +200,8 @@ class Dialer:
                         # Reached a slot too late (a busy loop): firing it now would bunch
                         # calls; it is skipped, and its contact waits for the next
                         # reservation. Every call then leaves within half an interval of its
-                        # slot, so no second holds more than cps + 1 (at the rates Twilio
-                        # accounts allow; above 250 cps, within the loop's timer granularity).
+                        # slot, so no second holds more than cps + 1 (up to 250 cps: see
+                        # `late_limit_s`).
                         self.skipped_slots += 1
                         continue
                     contact_id, contact = backlog.pop(0)
