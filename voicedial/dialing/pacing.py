@@ -77,11 +77,15 @@ class Pacer:
             wanted=max(1, wanted),
             horizon_us=round(HORIZON_S * 1e6),
         )
-        self._clock.observe(sent, loop.time(), now_us / 1e6)
+        received = loop.time()
+        self._clock.observe(sent, received, now_us / 1e6)
         now = self._clock.to_loop(now_us / 1e6)
         first = first_us / 1e6
         step = self._interval_us / 1e6
-        deadlines = [now + max(0.0, first + k * step) for k in range(granted)]
+        # A slot that opened before its reply could be read is due on receipt: it could not
+        # have been used earlier, and counting it late would skip it (at a high pace, or on a
+        # busy loop, every slot of every reservation: nothing would be dialled).
+        deadlines = [max(received, now + max(0.0, first + k * step)) for k in range(granted)]
         return deadlines, (max(0.0, first - HORIZON_S) if not granted else 0.0)
 
     async def try_acquire(self) -> float:
