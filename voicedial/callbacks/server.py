@@ -36,6 +36,7 @@ from voicedial.options import CampaignOptions
 from voicedial.state.autopipeline import AutoPipelinedRedis
 from voicedial.state.cluster import is_cluster
 from voicedial.state.connect import RedisClient, ping
+from voicedial.state.node_batching import NodeBatchedCluster
 from voicedial.state.snapshot import campaign_names, snapshot
 from voicedial.state.states import FINAL_CALL_STATUSES, ContactState
 from voicedial.state.store import CampaignStore
@@ -84,9 +85,10 @@ class CallbackServer:
         self.redis = redis
         self.hold_after_s = hold_after_s
         # The stores' commands (one or two per callback) from concurrent requests go out
-        # together, a batch per round trip, instead of a round trip each. A cluster client
-        # sends each command to its slot's node; batching per node is not done yet.
-        self._store_redis = redis if is_cluster(redis) else AutoPipelinedRedis(redis)
+        # together, a batch per round trip (per node, on a cluster), instead of one each.
+        self._store_redis: RedisClient = (
+            NodeBatchedCluster(redis) if is_cluster(redis) else AutoPipelinedRedis(redis)  # type: ignore[arg-type]
+        )
         self._openai = (openai_api_key, openai_base_url, openai_model)
         self._interviewers: dict[str, Interviewer] = {}
         self._auth_token = auth_token
@@ -146,8 +148,7 @@ class CallbackServer:
         for interviewer in self._interviewers.values():
             await interviewer.aclose()
         self._interviewers.clear()
-        if self._store_redis is not self.redis:
-            await self._store_redis.aclose()
+        await self._store_redis.aclose()
 
     async def _bad_request(self, request: Request, exc: Exception) -> Response:
         status = exc.status if isinstance(exc, _BadRequest) else 400
