@@ -15,6 +15,7 @@ failing it, for up to `--redis-grace`.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import traceback
 from collections.abc import Awaitable, Callable, Sequence
@@ -94,6 +95,7 @@ class _GracePipeline(ClusterPipeline):
     def __init__(self, client: GraceCluster, transaction: bool | None) -> None:
         super().__init__(client, transaction)
         self._grace = client.grace
+        self._client = client
         self._sent: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
 
     def execute_command(self, *args: Any, **kwargs: Any) -> Any:
@@ -106,6 +108,7 @@ class _GracePipeline(ClusterPipeline):
 
         async def send() -> Any:
             nonlocal first
+            self._client._remember()
             if not first:  # the failed try emptied the pipeline: queue the same commands again
                 for args, kwargs in commands:
                     super(_GracePipeline, self).execute_command(*args, **kwargs)
@@ -123,9 +126,27 @@ class GraceCluster(RedisCluster):
     def __init__(self, *, grace: GraceRetry, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.grace = grace
+        # redis-py 8.1 replaces node objects when it re-reads the slot map (at the first
+        # command, after a node restarts) without closing the old ones' connections: every
+        # node object seen before a command is remembered, and closed with the client.
+        self._seen: dict[int, Any] = {}
+        self._remember()
+
+    def _remember(self) -> None:
+        manager = self.nodes_manager
+        for node in (*manager.nodes_cache.values(), *manager.startup_nodes.values()):
+            self._seen.setdefault(id(node), node)
+
+    async def aclose(self) -> None:
+        await super().aclose()
+        seen, self._seen = list(self._seen.values()), {}
+        for node in seen:
+            with contextlib.suppress(Exception):  # closing what is already gone
+                await node.disconnect()
 
     async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
         async def send() -> Any:
+            self._remember()
             return await _guarded(
                 lambda: super(GraceCluster, self).execute_command(*args, **dict(kwargs))
             )
