@@ -54,6 +54,18 @@ async def test_doctor_names_the_cluster_and_its_primaries(
     redis_row = next(line for line in done.stdout.splitlines() if "redis" in line)
     assert "cluster of 3 primaries" in redis_row, done.stdout
     assert all(f":{node.port}" in redis_row for node in cluster.nodes), done.stdout
+    assert "every write on disk" in redis_row, done.stdout
+    # One primary that can lose acknowledged writes is named, whichever it is.
+    weak = cluster.nodes[2]
+    with weak.client() as client:
+        client.config_set("appendfsync", "everysec")
+    try:
+        warned = await voicedial("doctor", env=env, cwd=tmp_path)
+    finally:
+        with weak.client() as client:
+            client.config_set("appendfsync", "always")
+    text = " ".join(warned.stdout.split())
+    assert f"127.0.0.1:{weak.port}: appendfsync everysec" in text, warned.stdout
 
 
 @pytest.mark.timeout(120)

