@@ -149,3 +149,11 @@ def test_status_without_campaigns(redis_url: str) -> None:
     result = CliRunner().invoke(app, ["status", "--json"])
     assert result.exit_code == 0
     assert json.loads(result.output) == []
+
+
+def test_version_is_printed_from_the_package() -> None:
+    from importlib.metadata import version
+
+    result = CliRunner().invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.output == f"voicedial {version('voicedial')}\n"

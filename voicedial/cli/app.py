@@ -10,9 +10,11 @@ from __future__ import annotations
 import os
 import sys
 import traceback
+from typing import Annotated
 
 import typer
 
+from voicedial import __version__
 from voicedial.cli import campaign, delivery, servers, status
 from voicedial.cli import eval as evaluation  # the module, named apart from the builtin
 from voicedial.cli.common import err
@@ -27,6 +29,26 @@ app = typer.Typer(
     "through Twilio (or its emulator), interviews each consenting person about "
     "their work history, and stores and delivers a worker profile.",
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"voicedial {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Print the version and exit.", callback=_print_version, is_eager=True
+        ),
+    ] = False,
+) -> None:
+    # Typer takes the app's help from `typer.Typer(help=...)` above; this only adds --version.
+    pass
+
 
 campaign_app = typer.Typer(no_args_is_help=True, help="Run and control campaigns.")
 campaign_app.command("run")(campaign.campaign_run)
