@@ -281,8 +281,8 @@ class Emulator:
             status = statuses.pop(0)
             code, message = _INJECTED.get(status, (20500, "Internal Server Error"))
             return twilio_error(status, code, message)
-        for status, rate in ((429, self.faults.create_429), (500, self.faults.create_500)):
-            if self.faults.hit(rate):
+        for status, kind in ((429, "create_429"), (500, "create_500")):
+            if self.faults.hit(kind):
                 name = f"create-{status}"
                 self.refused_creates[name] = self.refused_creates.get(name, 0) + 1
                 code, message = _INJECTED.get(status, (20500, "Internal Server Error"))
@@ -296,7 +296,7 @@ class Emulator:
         self._start(call)
         if delays := self.slow_creates.get(to):
             await asyncio.sleep(delays.pop(0))
-        elif self.faults.hit(self.faults.slow_create):
+        elif self.faults.hit("slow_create"):
             await asyncio.sleep(self.faults.slow_create_s)
         return JSONResponse(call.resource(), status_code=201)
 

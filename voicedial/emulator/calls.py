@@ -416,16 +416,16 @@ class CallRunner:
                 params["RecordingDuration"] = str(call.duration or 0)
         call.sequence += 1
         url, method = call.status_callback, call.status_callback_method
-        if self.faults.hit(self.faults.drop_callbacks):
+        if self.faults.hit("drop_callbacks"):
             call.record("callback-dropped", url=url)
             return
-        if event != "completed" and self.faults.hit(self.faults.reorder_callbacks):
+        if event != "completed" and self.faults.hit("reorder_callbacks"):
             # Sent late, so the next callback overtakes it (Twilio does not promise order).
             call.record("callback-reordered", url=url)
             self._late.add(asyncio.create_task(self._send_later(url, method, params)))
             return
         await self._send(url, method, params)
-        if self.faults.hit(self.faults.duplicate_callbacks):
+        if self.faults.hit("duplicate_callbacks"):
             call.record("callback-duplicated", url=url)
             await self._send(url, method, params)
 
