@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -75,6 +76,11 @@ async def test_commands_for_three_nodes_go_out_in_a_batch_each(
     assert sent[0] <= 6  # a batch per node (90 commands), not a round trip each
 
 
+# While a node is down, redis-py 8.1's cluster client may replace its node object more than
+# once inside one command, leaving connections that nothing can close; they are collected
+# here, in this test, rather than reported in whichever test runs next.
+@pytest.mark.filterwarnings("ignore::ResourceWarning")
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 @pytest.mark.timeout(60)
 async def test_a_node_that_restarts_is_waited_for_through_the_cluster_client(
     cluster: ClusterSet, batched: NodeBatchedCluster
@@ -89,3 +95,4 @@ async def test_a_node_that_restarts_is_waited_for_through_the_cluster_client(
     await asyncio.to_thread(node.start)
     assert await asyncio.wait_for(pending, 30) == b"before"
     assert await batched.set(key, "after") and await batched.get(key) == b"after"
+    gc.collect()
