@@ -10,6 +10,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from redis.crc import key_slot
@@ -139,11 +140,46 @@ async def test_a_worker_and_a_serve_ride_out_a_node_restart(
         with owner.client() as client:
             return len(list(client.scan_iter(match=keys.worker("*"))))
 
+    spawned: list[asyncio.subprocess.Process] = []
+    try:
+        calls, restarted, (run, run_err), (worker, worker_err), (serve, serve_err) = await _three(
+            cluster, owner, tmp_path, csv, numbers, port, worker_beats, spawned
+        )
+    finally:
+        for proc in spawned:  # a failed test leaves no process behind to meet the next one
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+    assert run.returncode == 0, run_err.decode()
+    assert worker.returncode == 0, worker_err.decode()
+    assert serve.returncode == 0, serve_err.decode()
+    for err in (run_err, worker_err, serve_err):
+        assert b"Traceback" not in err, err.decode()
+    # The node went down mid-campaign: calls were placed (and served) after it came back.
+    assert any(c.created_at > restarted for c in calls)
+    assert Counter(c.to for c in calls) == Counter(numbers)  # everyone once, nobody twice
+    assert any(f":{port}/" in c.status_callback for c in calls)  # serve answered the worker's
+    assert all(c.status == "completed" and c.app_error is None for c in calls)
+    assert len(list((tmp_path / "data").rglob("worker_profile.json"))) == len(numbers)
+
+
+async def _three(
+    cluster: ClusterSet,
+    owner: RedisProc,
+    tmp_path: Path,
+    csv: Path,
+    numbers: list[str],
+    port: int,
+    worker_beats: Callable[[], int],
+    spawned: list[asyncio.subprocess.Process],
+) -> tuple[Any, ...]:
+    """A run, a worker and a serve on the cluster through a restart of `owner`."""
     async with emulator({n: cooperative(n) for n in numbers}, speed=40) as (emu, api):
         env = sim_env(api, cluster.url, tmp_path) | {"VOICEDIAL_DEBUG": "1"}
         serve = await spawn_voicedial(
             *("serve", "--host", "127.0.0.1", "--port", str(port)), env=env, cwd=tmp_path
         )
+        spawned.append(serve)
         run = await spawn_voicedial(
             *("campaign", "run", str(csv), "--name", "nodes", "--port", "0"),
             *("--cps", "4", "--max-concurrent", "8", "--max-attempts", "1"),
@@ -151,6 +187,7 @@ async def test_a_worker_and_a_serve_ride_out_a_node_restart(
             env=env,
             cwd=tmp_path,
         )
+        spawned.append(run)
         await _until(lambda: bool(emu.calls), "the run's first call", 30)
         # Paused until the worker is up, so that a slow start cannot leave it nothing to do.
         assert (await voicedial("campaign", "pause", "nodes", env=env, cwd=tmp_path)).code == 0
@@ -160,6 +197,7 @@ async def test_a_worker_and_a_serve_ride_out_a_node_restart(
             env=env | {"VOICEDIAL_PUBLIC_URL": f"http://127.0.0.1:{port}"},
             cwd=tmp_path,
         )
+        spawned.append(worker)
         await _until(lambda: worker_beats() >= 2, "the worker's heartbeat", 60)
         assert (await voicedial("campaign", "resume", "nodes", env=env, cwd=tmp_path)).code == 0
         served = f":{port}/"
@@ -177,14 +215,4 @@ async def test_a_worker_and_a_serve_ride_out_a_node_restart(
         serve.terminate()
         _, serve_err = await asyncio.wait_for(serve.communicate(), 30)
         calls = list(emu.calls.values())
-    assert run.returncode == 0, run_err.decode()
-    assert worker.returncode == 0, worker_err.decode()
-    assert serve.returncode == 0, serve_err.decode()
-    for err in (run_err, worker_err, serve_err):
-        assert b"Traceback" not in err, err.decode()
-    # The node went down mid-campaign: calls were placed (and served) after it came back.
-    assert any(c.created_at > restarted for c in calls)
-    assert Counter(c.to for c in calls) == Counter(numbers)  # everyone once, nobody twice
-    assert any(served in c.status_callback for c in calls)  # serve answered the worker's
-    assert all(c.status == "completed" and c.app_error is None for c in calls)
-    assert len(list((tmp_path / "data").rglob("worker_profile.json"))) == len(numbers)
+    return calls, restarted, (run, run_err), (worker, worker_err), (serve, serve_err)
