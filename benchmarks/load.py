@@ -289,16 +289,10 @@ async def emulator_app(answer: str, speed: float, public_url: str) -> Any:
             }
         )
 
-    if answer == "cooperative":  # every call a completed interview
-        emulator.persona_for = lambda phone: Persona(  # type: ignore[method-assign]
-            phone=phone,
-            answer="human",
-            consent=True,
-            name="Jo Test",
-            jobs=[{"title": "Welder", "company": "Acme", "start_year": 2018, "end_year": None}],
-            skills=["welding"],
-            style="cooperative",
-        )
+    if answer == "cooperative":  # every call a completed interview, as the tests' callers
+        from tests.support import cooperative
+
+        emulator.persona_for = cooperative  # type: ignore[method-assign]
     elif answer != "generated":  # else: the emulator's own generated personas, a mix of callers
         emulator.persona_for = lambda phone: Persona(  # type: ignore[method-assign]
             phone=phone, answer=answer, consent=False

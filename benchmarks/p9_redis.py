@@ -29,7 +29,7 @@ from benchmarks.data import write_contact_csv
 from voicedial.campaign.importer import import_csv
 from voicedial.state.store import CampaignStore
 
-__all__ = ["run"]
+__all__ = ["counted_sends", "run"]
 
 _KEY = b"p9-phone-hash-key"
 
@@ -62,7 +62,7 @@ async def _memory(url: str, home: Path, rows: int) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def _counted_sends() -> Iterator[list[int]]:
+def counted_sends() -> Iterator[list[int]]:
     """Count redis-py's request writes (round trips) while inside."""
     sent = [0]
     original = AbstractConnection.send_packed_command
@@ -89,7 +89,7 @@ def _calls(url: str, home: Path, count: int) -> dict[str, Any]:
     people = numbers(count)
     asyncio.run(_reset(url))
     cpu = time.process_time()
-    with _counted_sends() as sent:
+    with counted_sends() as sent:
         _, wall, states = asyncio.run(
             campaign(home, url, people, cps=20, speed=40, answer="generated", max_concurrent=40)
         )

@@ -127,10 +127,20 @@ class GraceCluster(RedisCluster):
         super().__init__(**kwargs)
         self.grace = grace
         # redis-py 8.1 replaces node objects when it re-reads the slot map (at the first
-        # command, after a node restarts) without closing the old ones' connections: every
-        # node object seen before a command is remembered, and closed with the client.
+        # command, after a node restarts, possibly several times within one command) without
+        # closing the old ones' connections: every node object seen around a re-read or a
+        # command is remembered, and closed with the client.
         self._seen: dict[int, Any] = {}
         self._remember()
+
+    async def initialize(self, *args: Any, **kwargs: Any) -> Any:
+        """redis-py's slot-map read (its retry loop calls it after a node fails), remembering
+        the node objects it replaces."""
+        self._remember()
+        try:
+            return await super().initialize(*args, **kwargs)
+        finally:
+            self._remember()
 
     def _remember(self) -> None:
         manager = self.nodes_manager
