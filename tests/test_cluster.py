@@ -98,6 +98,13 @@ async def test_a_campaign_runs_on_a_cluster(cluster: ClusterSet, tmp_path: Path)
     assert Counter(c.to for c in calls) == Counter(numbers)  # everyone once
     assert all(c.status == "completed" and c.app_error is None for c in calls)
     assert len(list((tmp_path / "data").rglob("worker_profile.json"))) == len(numbers)
+    # Six partitions by default (16, at most --max-concurrent): the contacts spread over nodes.
+    holding = []
+    for node in cluster.nodes:
+        with node.client() as client:
+            holding.append(sum(1 for _ in client.scan_iter(match="vd:{*oncluster}:contact:*")))
+    assert sum(holding) == len(numbers)
+    assert sum(1 for n in holding if n) >= 2, holding
 
 
 def _owner(cluster: ClusterSet, key: str) -> RedisProc:

@@ -171,7 +171,7 @@ async def test_a_call_twilio_does_not_know_settles_once_without_a_profile(busy: 
     await busy.store.record_dial("c1", lost, lease_ms=600_000)
     state, _ = start_interview(caller_name=None, org_name="Acme", now_year=2026)
     state.consent_given = True
-    await busy.store.update_call(lost, interview=state.model_dump_json(), answered_at=1)
+    await busy.store.update_call(lost, "c1", interview=state.model_dump_json(), answered_at=1)
     await busy.store.expire_lease("c1", in_ms=-1)  # its worker is long gone
     assert await busy.reconciler.run_once() == 1
     assert await busy.reconciler.run_once() == 0  # settled once

@@ -244,7 +244,7 @@ class CallbackServer:
         self, query: Form, form: Form, campaign: str, contact_id: str, call_sid: str
     ) -> Response:
         store, options = await self._campaign(campaign)
-        call = await store.call(call_sid)
+        call = await store.call(call_sid, contact_id)
         if call.get("twiml"):  # a repeated request: say the same again
             return self._twiml(call["twiml"])
         contact = await store.contact(contact_id)
@@ -268,7 +268,7 @@ class CallbackServer:
         }
         if answered_by := form.get("AnsweredBy") or query.get("ab"):
             fields["answered_by"] = answered_by
-        await store.update_call(call_sid, **fields)
+        await store.update_call(call_sid, contact_id, **fields)
         return self._twiml(xml)
 
     async def gather(self, request: Request) -> Response:
@@ -302,7 +302,7 @@ class CallbackServer:
         confidence: float | None,
     ) -> str:
         store, options = await self._campaign(campaign)
-        call = await store.call(call_sid)
+        call = await store.call(call_sid, contact_id)
         if not call.get("interview"):
             raise _BadRequest(400, "no interview for this call")
         if call.get("turn") != turn:  # a repeated action: replay what was said
@@ -315,10 +315,15 @@ class CallbackServer:
         next_turn = int(turn) + 1
         xml = render_twiml(reply, gather_url(campaign, contact_id, next_turn))
         saved = await store.save_turn(
-            call_sid, turn=turn, interview=state.model_dump_json(), twiml=xml, next_turn=next_turn
+            call_sid,
+            contact_id,
+            turn=turn,
+            interview=state.model_dump_json(),
+            twiml=xml,
+            next_turn=next_turn,
         )
         if not saved:
-            xml = (await store.call(call_sid)).get("twiml", xml)
+            xml = (await store.call(call_sid, contact_id)).get("twiml", xml)
         return xml
 
     # -- status and AMD ------------------------------------------------------------------
@@ -364,11 +369,11 @@ class CallbackServer:
         campaign, contact_id, call_sid = self._ids(query, form)
         self._counted["amd"].inc()
         store, _ = await self._campaign(campaign)
-        call, contact = await store.call(call_sid), await store.contact(contact_id)
+        call, contact = await store.call(call_sid, contact_id), await store.contact(contact_id)
         if not owns_call(call, contact, contact_id):
             return Response(status_code=204)  # not this campaign's call: change nothing
         answered_by = form.get("AnsweredBy", "unknown")
-        await store.update_call(call_sid, answered_by=answered_by)
+        await store.update_call(call_sid, contact_id, answered_by=answered_by)
         if (answered_by.startswith("machine") or answered_by == "fax") and self.provider:
             try:
                 await self.provider.hangup(call_sid)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from voicedial.campaign.run import recordings_for
 from voicedial.delivery.audit import Audit
-from voicedial.delivery.outbox import Outbox
+from voicedial.delivery.outboxes import Outboxes
 from voicedial.delivery.storage import Storage
 from voicedial.delivery.webhooks import WebhookSender
 from voicedial.dialing.account import Account
@@ -33,7 +33,7 @@ _DRAIN_S = 10.0
 
 @dataclass
 class _Consumer:
-    outbox: Outbox
+    outbox: Outboxes
     audit: Audit
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -82,8 +82,9 @@ async def _start(
     worker: str,
 ) -> _Consumer:
     audit = Audit(storage, campaign=options.name, worker=worker)
-    outbox = Outbox(
-        queue=OutboxQueue(redis, options.name),
+    count = await CampaignStore(redis, options.name).saved_partitions() or 1
+    outbox = Outboxes(
+        [OutboxQueue(redis, options.name, k) for k in range(count)],
         storage=storage,
         consumer=worker,
         sender=sender,

@@ -100,7 +100,7 @@ class Reconciler:
             await self.leases.drop(contact_id)  # a stale lease
             return 0
         sid = contact.get("last_call_sid")
-        if sid and (await store.call(sid)).get("final") != "1":
+        if sid and (await store.call(sid, contact_id)).get("final") != "1":
             return await self._settle_known(contact_id, sid)
         # No live call on record: the worker died between its claim and Twilio's answer to
         # the create. Ask Twilio whether a call went out anyway before dialling again.

@@ -38,6 +38,7 @@ class RunRequest:
     dnc: Path | None = None
     max_duration_s: float | None = None
     dry_run: bool = False
+    partitions: int | None = None  # for a new campaign; None: the default for this Redis
     host: str = "127.0.0.1"
     port: int = 8765
     personas: Path | None = None
@@ -101,6 +102,9 @@ async def run_campaign(settings: Settings, request: RunRequest, reporter: Report
             for gone in await sweep(redis):
                 reporter.notice(f"campaign {gone}: retention passed, its Redis state deleted")
         store = CampaignStore(redis, options.name)
+        await store.fix_partitions(
+            request.partitions, max_concurrent=options.max_concurrent, save=not request.dry_run
+        )
         summary = await import_csv(
             store,
             request.csv,

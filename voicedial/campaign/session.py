@@ -20,7 +20,7 @@ from voicedial.campaign import abandoned
 from voicedial.campaign.importer import ImportSummary
 from voicedial.campaign.reconcile import Reconciler
 from voicedial.delivery.audit import Audit
-from voicedial.delivery.outbox import Outbox
+from voicedial.delivery.outboxes import Outboxes
 from voicedial.delivery.recordings import RecordingFetcher
 from voicedial.delivery.storage import Storage
 from voicedial.delivery.webhooks import WebhookSender
@@ -161,8 +161,8 @@ async def run_session(
             "VOICEDIAL_WEBHOOK_SECRET is not set: webhooks are dead-lettered until "
             "it is (then run replay-outbox)"
         )
-    outbox = Outbox(
-        queue=OutboxQueue(store.redis, options.name),
+    outbox = Outboxes(
+        [OutboxQueue(store.redis, options.name, part.index) for part in await store.partitions()],
         storage=storage,
         consumer=worker,
         sender=sender,
@@ -206,7 +206,7 @@ async def _dial_and_deliver(
     store: CampaignStore,
     provider: CallProvider,
     dialer: Dialer,
-    outbox: Outbox,
+    outbox: Outboxes,
     reconciler: Reconciler,
     audit: Audit,
 ) -> int:
@@ -259,7 +259,7 @@ async def _put_back_abandoned(settings: Settings, store: CampaignStore, leases: 
     left = abandoned.take(settings.home, store.name)
     try:
         if left.calls:
-            await store.mark_interrupted([sid for _, sid in left.calls])
+            await store.mark_interrupted(left.calls)
         for worker in left.workers:
             await leases.retire(worker)
     except BaseException:
@@ -382,12 +382,12 @@ async def _hang_up_all(store: CampaignStore, leases: Leases, provider: CallProvi
     """A second interrupt: hang up every call in progress, its contact put back in the queue."""
     held = [contact_id for contact_id, _ in await leases.held()]
     live = ContactState.DIALLING, ContactState.IN_CALL
-    sids = [
-        sid
+    calls = [
+        (contact["contact_id"], sid)
         for contact in await store.contacts(held)
         if (sid := contact.get("last_call_sid")) and contact.get("state") in live
     ]
-    await store.mark_interrupted(sids)
-    for sid in sids:
+    await store.mark_interrupted(calls)
+    for _, sid in calls:
         with contextlib.suppress(VoicedialError):
             await provider.hangup(sid)

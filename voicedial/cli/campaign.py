@@ -54,6 +54,15 @@ def campaign_run(
         float, typer.Option(help="Calls per second for the whole Twilio account.")
     ] = 1.0,
     max_concurrent: Annotated[int, typer.Option(help="Most calls in progress at once.")] = 10,
+    partitions: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=1024,
+            help="Split a new campaign's Redis state this many ways, fixed at creation "
+            "(default: 1 on one server, 16 on a Redis Cluster, at most --max-concurrent).",
+        ),
+    ] = None,
     max_attempts: Annotated[int, typer.Option(help="Calls per contact at most.")] = 3,
     retry_delay: Annotated[
         str | None,
@@ -176,6 +185,7 @@ def campaign_run(
             dnc=dnc,
             max_duration_s=parse_duration(max_duration, "--max-duration"),
             dry_run=dry_run,
+            partitions=partitions,
             host=host,
             port=port,
             personas=personas,

@@ -18,6 +18,7 @@ from voicedial.delivery.webhooks import WebhookRefused, WebhookSender, check_web
 from voicedial.errors import UsageError
 from voicedial.state.connect import RedisClient
 from voicedial.state.outbox import OutboxQueue
+from voicedial.state.partition import saved_count
 from voicedial.state.snapshot import campaign_names
 
 __all__ = ["ReplayItem", "ReplayRequest", "ReplaySummary", "replay_outbox"]
@@ -74,6 +75,7 @@ class _Candidate:
     event: OutboxEvent
     dead: bool
     at: datetime | None
+    partition: int = 0  # whose outbox holds it
 
     @property
     def id(self) -> str:
@@ -102,7 +104,7 @@ async def _history(
             continue  # a call settled without a profile: nothing to deliver
         event = event.without_transcript()
         at = _parse_time(event.ended_at) or datetime.fromtimestamp(entry_ms / 1000, UTC)
-        found[event.call_id] = _Candidate(campaign, event, False, at)
+        found[event.call_id] = _Candidate(campaign, event, False, at, queue.partition)
     return found
 
 
@@ -111,15 +113,18 @@ async def _select(redis: RedisClient, request: ReplayRequest) -> list[_Candidate
     wanted = {i.removeprefix("msg_") for i in request.event_ids}
     chosen: list[_Candidate] = []
     for name in names:
-        queue = OutboxQueue(redis, name)
+        queues = [OutboxQueue(redis, name, k) for k in range(await saved_count(redis, name) or 1)]
         dead: dict[str, _Candidate] = {}
-        for event_id, raw in (await queue.dead_letters()).items():
-            letter = DeadLetter.from_json(raw)
-            at = _parse_time(letter.event.ended_at) or _parse_time(letter.dead_at)
-            dead[event_id] = _Candidate(name, letter.event, True, at)
+        for queue in queues:
+            for event_id, raw in (await queue.dead_letters()).items():
+                letter = DeadLetter.from_json(raw)
+                at = _parse_time(letter.event.ended_at) or _parse_time(letter.dead_at)
+                dead[event_id] = _Candidate(name, letter.event, True, at, queue.partition)
         picked = dict(dead)
         if request.all_events or (wanted and not wanted <= set(dead)):
-            history = await _history(queue, name, None if wanted else request.since)
+            history: dict[str, _Candidate] = {}
+            for queue in queues:
+                history.update(await _history(queue, name, None if wanted else request.since))
             picked = {**history, **dead}
         for cid, candidate in picked.items():
             if wanted and cid not in wanted:
@@ -195,7 +200,7 @@ async def _replay_one(
             return item("refused", str(exc))
         return item("would_send")
     result = await sender.send(url, event)
-    queue = OutboxQueue(redis, candidate.campaign)
+    queue = OutboxQueue(redis, candidate.campaign, candidate.partition)
     if result.ok:
         await queue.replayed(candidate.id, was_dead=candidate.dead)
         return item("delivered")

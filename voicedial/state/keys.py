@@ -1,10 +1,15 @@
 """Every Redis key name voicedial uses, in one place.
 
-Keys of one campaign share the hash tag ``{c:NAME}`` and keys of one Twilio account share
-``{a:SID}``, so each Lua script touches one cluster slot and runs on Redis Cluster too.
+A campaign is split into partitions, each its own hash tag: partition 0 is ``{c:NAME}`` (all of
+a campaign made before partitions, and all of one with a single partition), partition k is
+``{pK:NAME}``. A contact lives in the partition its id hashes to (`partition_of`), and its calls
+beside it. Keys of one Twilio account share ``{a:SID}``. Each Lua script touches one partition,
+so it runs on one cluster slot, and the partitions of a campaign spread over a cluster's nodes.
 """
 
 from __future__ import annotations
+
+import zlib
 
 __all__ = [
     "CAMPAIGNS",
@@ -14,6 +19,7 @@ __all__ = [
     "CampaignKeys",
     "dnc_shard",
     "pace_key",
+    "partition_of",
 ]
 
 CAMPAIGNS = "vd:campaigns"  # set of campaign names
@@ -33,18 +39,27 @@ def pace_key(account_sid: str) -> str:
     return f"vd:{{a:{account_sid}}}:pace"
 
 
+def partition_of(contact_id: str, count: int) -> int:
+    """The partition (0 .. count - 1) that holds `contact_id`: its CRC-32 modulo the count, so
+    contacts spread evenly and any process finds one from its id alone."""
+    return zlib.crc32(contact_id.encode()) % count if count > 1 else 0
+
+
 class CampaignKeys:
-    """Key names of one campaign."""
+    """Key names of one partition of a campaign (partition 0 also holds what is campaign-wide:
+    the options, time-zone sets and workers' heartbeats)."""
 
-    __slots__ = ("name", "prefix")
+    __slots__ = ("name", "partition", "prefix")
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, partition: int = 0) -> None:
         self.name = name
-        self.prefix = f"vd:{{c:{name}}}"
+        self.partition = partition
+        self.prefix = f"vd:{{c:{name}}}" if partition == 0 else f"vd:{{p{partition}:{name}}}"
 
     @property
     def meta(self) -> str:
-        """Hash: the campaign's settings and control flags (paused, cancelled)."""
+        """Hash: in partition 0, the campaign's settings, partition count and control flag
+        (paused, cancelled); in the others, a copy of the control flag for their claims."""
         return f"{self.prefix}:meta"
 
     @property

@@ -61,11 +61,13 @@ class EntryOutcome:
 
 
 class OutboxQueue:
-    """One campaign's outbox in Redis."""
+    """The outbox of one partition of a campaign in Redis (each partition has its own: the
+    script that settles a call queues its event in the call's partition)."""
 
-    def __init__(self, redis: Redis, campaign: str) -> None:
+    def __init__(self, redis: Redis, campaign: str, partition: int = 0) -> None:
         self.redis = redis
-        self.keys = CampaignKeys(campaign)
+        self.partition = partition
+        self.keys = CampaignKeys(campaign, partition)
 
     # -- the group and heartbeats ------------------------------------------------------------
     async def ensure_group(self) -> None:

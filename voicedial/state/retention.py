@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 from redis.asyncio import Redis
 
 from voicedial.state import keys
+from voicedial.state.partition import saved_count
 from voicedial.state.replies import text, texts
 
 __all__ = ["mark_finished", "mark_running", "purge", "sweep"]
@@ -42,11 +43,13 @@ async def mark_running(redis: Redis, name: str) -> None:
 async def purge(redis: Redis, name: str) -> int:
     """Delete every key of campaign `name` (not the shared do-not-call set or hash key);
     returns how many. SCAN and UNLINK a thousand at a time: no long block of the server."""
-    prefix = keys.CampaignKeys(name).prefix
-    pattern = _GLOB_SPECIAL.sub(r"\\\1", prefix) + ":*"
+    count = await saved_count(redis, name) or 1
     removed = 0
-    async for batch in _batches(redis, pattern):
-        removed += int(await redis.unlink(*batch))
+    for partition in reversed(range(count)):  # partition 0, which says how many, last
+        prefix = keys.CampaignKeys(name, partition).prefix
+        pattern = _GLOB_SPECIAL.sub(r"\\\1", prefix) + ":*"
+        async for batch in _batches(redis, pattern):
+            removed += int(await redis.unlink(*batch))
     await redis.srem(keys.CAMPAIGNS, name)
     return removed
 

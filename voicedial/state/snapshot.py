@@ -3,6 +3,7 @@ live view renders. One snapshot is a handful of round trips, whatever the campai
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from typing import Any
@@ -11,8 +12,7 @@ from redis.asyncio import Redis
 
 from voicedial.state import keys, records
 from voicedial.state.keys import CampaignKeys
-from voicedial.state.outbox import OutboxQueue
-from voicedial.state.replies import texts
+from voicedial.state.replies import text_map, texts
 from voicedial.state.states import ACTIVE_STATES, ContactState
 
 __all__ = ["SCHEMA_VERSION", "STATUS_SCHEMA", "campaign_names", "snapshot"]
@@ -111,12 +111,9 @@ def _decode(raw: dict[bytes, bytes]) -> dict[str, str]:
     return {k.decode(): v.decode() for k, v in raw.items()}
 
 
-async def snapshot(redis: Redis, name: str) -> dict[str, Any]:
-    """The campaign's status, as the stable `status --json` schema (version 1)."""
-    k = CampaignKeys(name)
-    now_ms = int(time.time() * 1000)
+async def _partition_reads(redis: Redis, k: CampaignKeys, now_ms: int) -> list[Any]:
+    """One partition's share of the status, in one round trip."""
     pipe = redis.pipeline(transaction=False)
-    pipe.hgetall(k.meta)
     pipe.hgetall(k.counts)
     pipe.hgetall(k.stats)
     pipe.zcount(k.inflight, now_ms, "+inf")
@@ -127,28 +124,46 @@ async def snapshot(redis: Redis, name: str) -> dict[str, Any]:
     pipe.lrange(k.recent, 0, 9)
     pipe.hlen(k.dead)
     pipe.zrange(k.inflight, 0, _SHOWN_CALLS - 1)
-    (
-        meta,
-        counts,
-        stats,
-        active,
-        last10,
-        last60,
-        first_due,
-        due_now,
-        recent,
-        dead,
-        live,
-    ) = await pipe.execute()
-    meta_d = _decode(meta)
+    return list(await pipe.execute())
+
+
+async def snapshot(redis: Redis, name: str) -> dict[str, Any]:
+    """The campaign's status, as the stable `status --json` schema (version 1): every
+    partition's counts added up (each partition read in one round trip, all at once)."""
+    k = CampaignKeys(name)
+    now_ms = int(time.time() * 1000)
+    meta_d = text_map(await redis.hgetall(k.meta))
+    parts = [CampaignKeys(name, i) for i in range(int(meta_d.get("partitions") or 1))]
+    reads = await asyncio.gather(*(_partition_reads(redis, part, now_ms) for part in parts))
+    tallies: dict[str, int] = {}
+    stats_d: dict[str, int] = {}
+    active = last10 = last60 = due_now = dead = 0
+    first_dues: list[float] = []
+    recent: list[dict[str, Any]] = []
+    live: list[tuple[CampaignKeys, str]] = []
+    for part, (counts, stats, act, l10, l60, first, now_due, rec, dd, held) in zip(
+        parts, reads, strict=True
+    ):
+        for key, value in _decode(counts).items():
+            tallies[key] = tallies.get(key, 0) + int(value)
+        for key, value in _decode(stats).items():
+            if key == "queue_time_ms":  # a reading, not a total: the longest of them
+                stats_d[key] = max(stats_d.get(key, 0), int(value))
+            else:
+                stats_d[key] = stats_d.get(key, 0) + int(value)
+        active, last10, last60 = active + int(act), last10 + int(l10), last60 + int(l60)
+        due_now, dead = due_now + int(now_due), dead + int(dd)
+        first_dues += [score for _, score in first]
+        recent += [json.loads(r) for r in rec]
+        live += [(part, c.decode()) for c in held]
+    # Each partition keeps its own last outcomes, newest first; merged by when they ended.
+    recent.sort(key=lambda r: int(r.get("at") or 0), reverse=True)
     options = json.loads(meta_d.get("options", "{}"))
-    tallies = _decode(counts)
-    states = {s: int(v) for s, v in tallies.items() if int(v) and not s.startswith("attempts:")}
-    attempts = {s: int(tallies.get(f"attempts:{s}", 0)) for s in states}
-    stats_d = {s: int(v) for s, v in _decode(stats).items()}
-    pending = await OutboxQueue(redis, name).pending()
+    states = {s: v for s, v in tallies.items() if v and not s.startswith("attempts:")}
+    attempts = {s: tallies.get(f"attempts:{s}", 0) for s in states}
+    pending = max(0, stats_d.get("events", 0) - stats_d.get("outbox_done", 0))
     remaining = sum(states.get(s, 0) for s in ACTIVE_STATES)
-    in_progress = await _in_progress(redis, k, [c.decode() for c in live], now_ms)
+    in_progress = await _in_progress(redis, live[:_SHOWN_CALLS], now_ms)
     rate = last60 / 60 if last60 else float(options.get("cps") or 0)
     dialable = remaining - states.get(ContactState.WAITING_WINDOW, 0)
     return {
@@ -168,16 +183,16 @@ async def snapshot(redis: Redis, name: str) -> dict[str, Any]:
             "cps_10s": round(last10 / 10, 3),
             "cps_60s": round(last60 / 60, 3),
         },
-        "concurrency": {"active": int(active), "cap": options.get("max_concurrent")},
-        "due_now": int(due_now),
-        "next_due_at": int(first_due[0][1]) if first_due else None,
+        "concurrency": {"active": active, "cap": options.get("max_concurrent")},
+        "due_now": due_now,
+        "next_due_at": int(min(first_dues)) if first_dues else None,
         "outbox": {
             "pending": pending,
             "stored": stats_d.get("profiles_stored", 0),
             "delivered": stats_d.get("webhooks_delivered", 0),
-            "dead": int(dead),
+            "dead": dead,
         },
-        "recent": [json.loads(r) for r in recent],
+        "recent": recent[:10],
         "in_progress": in_progress,
         "queue_time_ms": stats_d.get("queue_time_ms"),
         "eta_s": round(dialable / rate) if rate > 0 and dialable > 0 else None,
@@ -185,21 +200,21 @@ async def snapshot(redis: Redis, name: str) -> dict[str, Any]:
 
 
 async def _in_progress(
-    redis: Redis, k: CampaignKeys, ids: list[str], now_ms: int
+    redis: Redis, leased: list[tuple[CampaignKeys, str]], now_ms: int
 ) -> list[dict[str, Any]]:
     """The first few calls holding a lease: hashed contact, state, elapsed time, turns."""
-    if not ids:
+    if not leased:
         return []
     wanted = [records.PACKED.encode(), b"phone_hash", b"state", b"last_call_sid", b"claimed_at"]
     pipe = redis.pipeline(transaction=False)
-    for cid in ids:
+    for k, cid in leased:
         pipe.hmget(k.contact(cid), wanted)
     contacts = [
         records.unpack({f: v for f, v in zip(wanted, values, strict=True) if v})
         for values in await pipe.execute()
     ]
     pipe = redis.pipeline(transaction=False)
-    for contact in contacts:
+    for (k, _), contact in zip(leased, contacts, strict=True):
         pipe.hmget(k.call(contact.get("last_call_sid") or "-"), "answered_at", "turn")
     calls = await pipe.execute()
     out = []

@@ -1,99 +1,103 @@
-"""Campaign state in Redis: contacts, their states, claims, calls and the outbox.
+"""A campaign's state in Redis: what is campaign-wide, and which partition holds what.
 
-Every multi-key change goes through one Lua script (see `voicedial/state/lua/`), so two
-workers on one campaign never dial a contact twice at once and a crash never leaves a
-half-written state.
+A campaign is split into partitions (`partition.Partition`), each its own hash tag, so a
+campaign spreads over the nodes of a Redis Cluster; on one server they are just keys. The count
+is fixed when the campaign is created (partition 0's meta, `partitions`; a campaign made before
+partitions has one). A contact lives in the partition its id hashes to (`keys.partition_of`) and
+its calls live beside it, so whoever holds a contact id (a callback URL carries it) finds both.
+
+Campaign-wide things live in partition 0: the options, the time-zone sets, the control flag
+(copied into every partition's meta, where the claim script reads it), workers' heartbeats.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import re
-import time
-from collections import deque
 from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any
 
 import numpy as np
-import pyarrow.compute as pc
 from redis.asyncio import Redis
 from redis.typing import EncodableT, FieldT
 
 from voicedial.contacts.parse import Contact, ContactColumns
-from voicedial.state import keys, records
-from voicedial.state.cluster import is_cluster, node_of, queue_script
-from voicedial.state.connect import server_info
+from voicedial.errors import UsageError
+from voicedial.state import keys
+from voicedial.state.cluster import is_cluster
 from voicedial.state.dnc import DoNotCall
-from voicedial.state.durability import Command, sync_command
-from voicedial.state.replies import byte_map, text, text_map, texts
+from voicedial.state.leases import cap_shares
+from voicedial.state.partition import DUE_STEP_MS, Partition, now_ms, saved_count
+from voicedial.state.replies import text, texts
 from voicedial.state.scripts import Scripts
 from voicedial.state.states import ContactState, Disposition
 
 __all__ = ["DUE_STEP_MS", "CampaignStore"]
 
-#: Imported contacts are due one microsecond apart, in list order: they are dialled in the
-#: list's order, and each ZADD appends at the end of the sorted set.
-DUE_STEP_MS = 0.001
-
-# The import script unpacks a chunk's scores and ids into one ZADD, and Lua's unpack stops
-# at about 8,000 values.
-_MAX_CHUNK = 3000
-# How often a store asks how writes are made durable there, and how long one waits for it.
-_SYNC_CHECK_S = 5.0
-_SYNC_TIMEOUT_MS = 1000
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-def _glob_escape(text: str) -> str:
-    return re.sub(r"([*?\[\]\\])", r"\\\1", text)
-
-
-def _msgpack_uint32s(values: np.ndarray) -> np.ndarray:
-    """Each of `values` (below 2**32) as a MessagePack uint32: one 5-byte row each."""
-    items = np.empty((len(values), 5), dtype=np.uint8)
-    items[:, 0] = 0xCE  # uint32, big-endian
-    items[:, 1:] = values.astype(">u4").view(np.uint8).reshape(-1, 4)
-    return items
-
-
-def _msgpack_array(items: np.ndarray) -> bytes:
-    """Rows of `_msgpack_uint32s` as one MessagePack array, which Lua's cmsgpack turns into a
-    table in one call."""
-    return b"\xdd" + len(items).to_bytes(4, "big") + items.tobytes()
-
 
 class CampaignStore:
-    """Reads and writes one campaign's state."""
+    """Reads and writes one campaign's state, routing each contact to its partition."""
 
     def __init__(self, redis: Redis, name: str) -> None:
         self.redis = redis
         self.name = name
-        self.keys = keys.CampaignKeys(name)
+        self.keys = keys.CampaignKeys(name)  # partition 0: where campaign-wide keys live
         self.scripts = Scripts(redis)
         self.dnc = DoNotCall(redis)
-        self._sync: Command | None = None
-        self._sync_at = float("-inf")
+        self._parts: list[Partition] | None = None
+        self._turn = 0  # which partition a claim asks first (each in turn)
 
-    async def _sync_command(self) -> Command | None:
-        """What makes an intent write durable on this server (`durability`), asked again
-        every few seconds: a claim and a call's record wait for it, so a crash or a failover
-        cannot forget that a contact was claimed or called (and dial the person again)."""
-        now = time.monotonic()
-        if now - self._sync_at > _SYNC_CHECK_S:
-            info = await server_info(self.redis, self.keys.due)
-            self._sync = sync_command(
-                version=str(info.get("redis_version", "")),
-                aof=bool(int(info.get("aof_enabled", 0) or 0)),
-                appendfsync=info.get("appendfsync"),
-                replicas=int(info.get("connected_slaves", 0) or 0),
-                timeout_ms=_SYNC_TIMEOUT_MS,
+    # -- partitions ----------------------------------------------------------------------
+    async def partitions(self) -> list[Partition]:
+        """Every partition, in order (one for a campaign not yet created)."""
+        if self._parts is not None:
+            return self._parts
+        count = await saved_count(self.redis, self.name)
+        parts = [Partition(self.redis, self.name, k, self.scripts) for k in range(count or 1)]
+        if count is not None:  # fixed from now on: keep it
+            self._parts = parts
+        return parts
+
+    async def saved_partitions(self) -> int | None:
+        """The partition count this campaign was created with; None before it was."""
+        return await saved_count(self.redis, self.name)
+
+    async def fix_partitions(
+        self, wanted: int | None, *, max_concurrent: int, save: bool = True
+    ) -> int:
+        """The campaign's partition count, fixed (saved) the first time it is asked: the saved
+        one, else `wanted`, else the default for this Redis (`default_partitions`) but no more
+        than `max_concurrent`, as each partition's share of the cap is at least one call.
+        UsageError for a `wanted` count other than the saved one, or a cap below the count."""
+        saved = await self.saved_partitions()
+        if saved is not None and wanted is not None and wanted != saved:
+            raise UsageError(
+                f"--partitions {wanted}: campaign {self.name!r} has {saved}, fixed when it was "
+                "created (`voicedial campaign purge` it to start again with another count)"
             )
-            self._sync_at = now
-        return self._sync
+        count = saved or wanted or min(default_partitions(self.redis), max_concurrent)
+        if count > max_concurrent:
+            raise UsageError(
+                f"--max-concurrent {max_concurrent} is below the campaign's {count} partitions: "
+                f"each partition holds at least one call of the cap (raise it to {count})"
+            )
+        if save and saved is None:
+            await self.redis.hsetnx(self.keys.meta, "partitions", count)
+            count = await self.saved_partitions() or count  # another run may have been first
+            self._parts = None
+        return count
+
+    async def of(self, contact_id: str) -> Partition:
+        """The partition that holds `contact_id` (and its calls)."""
+        parts = await self.partitions()
+        return parts[keys.partition_of(contact_id, len(parts))]
+
+    async def _grouped(self, contact_ids: Iterable[str]) -> dict[int, list[str]]:
+        parts = await self.partitions()
+        groups: dict[int, list[str]] = {}
+        for cid in contact_ids:
+            groups.setdefault(keys.partition_of(cid, len(parts)), []).append(cid)
+        return groups
 
     # -- campaign ------------------------------------------------------------------------
     async def save_meta(self, options: dict[str, Any]) -> None:
@@ -101,10 +105,10 @@ class CampaignStore:
         await self.redis.sadd(keys.CAMPAIGNS, self.name)
         mapping: dict[FieldT, EncodableT] = {
             "options": json.dumps(options, sort_keys=True),
-            "updated_at": _now_ms(),
+            "updated_at": now_ms(),
         }
         await self.redis.hset(self.keys.meta, mapping=mapping)
-        await self.redis.hsetnx(self.keys.meta, "created_at", _now_ms())
+        await self.redis.hsetnx(self.keys.meta, "created_at", now_ms())
 
     async def options(self) -> dict[str, Any] | None:
         """The options saved by the last `campaign run`, or None for an unknown campaign."""
@@ -117,75 +121,14 @@ class CampaignStore:
         return text(value) if value else "running"
 
     async def set_control(self, value: str) -> None:
-        """Pause, resume or cancel dialling from any shell."""
-        await self.redis.hset(self.keys.meta, "control", value)
+        """Pause, resume or cancel dialling from any shell: partition 0 last, so a reader of
+        `control` never sees a state some partition's claims do not act on yet."""
+        for part in reversed(await self.partitions()):
+            await self.redis.hset(part.keys.meta, "control", value)
 
-    # -- contacts ------------------------------------------------------------------------
-    async def import_contacts(
-        self,
-        contacts: Sequence[Contact] | ContactColumns,
-        *,
-        due_ms: float | None = None,
-        chunk: int = 1000,
-        in_flight: int = 3,
-    ) -> tuple[int, int]:
-        """Add new contacts as pending, the first due at `due_ms` (default now) and the others
-        `DUE_STEP_MS` apart, in list order; returns (added, already known). Contacts the
-        campaign has are left as they are.
-
-        Chunks go out as separate script calls, up to `in_flight` at once, so Redis runs one
-        chunk while the next is sent (one pipeline would leave Redis idle while the whole
-        batch is packed, then this process idle while Redis works).
-        """
-        if not 1 <= chunk <= _MAX_CHUNK:
-            raise ValueError(f"chunk must be 1 to {_MAX_CHUNK}")
-        if not isinstance(contacts, ContactColumns):
-            contacts = ContactColumns.from_contacts(contacts)
-        if not len(contacts):
-            return 0, 0
-        # Each contact's id, a NUL and its packed fields, back to back in one buffer; a chunk
-        # is a slice of it, and where its ids and records end is all the script needs.
-        joined = records.pack(contacts, lead=contacts.contact_id)
-        _, offsets_buffer, data = joined.buffers()
-        offsets = np.frombuffer(offsets_buffer, dtype=np.int32)[
-            joined.offset : joined.offset + len(joined) + 1
-        ].astype(np.int64)
-        starts = np.arange(0, len(contacts), chunk)
-        bases = offsets[starts]
-        ends = np.empty(2 * len(contacts), dtype=np.int64)
-        ends[0::2] = offsets[:-1] + pc.binary_length(contacts.contact_id).to_numpy()
-        ends[1::2] = offsets[1:]
-        ends -= np.repeat(bases, 2 * np.diff(np.append(starts, len(contacts))))
-        items = _msgpack_uint32s(ends)
-        added = existing = 0
-        due = _now_ms() if due_ms is None else due_ms
-        script_keys = [self.keys.counts, self.keys.due, self.keys.stats]
-        pending: deque[asyncio.Future[Any]] = deque()
-        try:
-            for start, base in zip(starts.tolist(), bases.tolist(), strict=True):
-                stop = min(start + chunk, len(contacts))
-                blob = data[base : int(offsets[stop])].to_pybytes()
-                args = [
-                    self.keys.contact_prefix,
-                    due + start * DUE_STEP_MS,
-                    DUE_STEP_MS,
-                    blob,
-                    _msgpack_array(items[2 * start : 2 * stop]),
-                ]
-                if len(pending) >= in_flight:
-                    a, e = await pending.popleft()
-                    added, existing = added + int(a), existing + int(e)
-                pending.append(
-                    asyncio.ensure_future(self.scripts.import_(keys=script_keys, args=args))
-                )
-                await asyncio.sleep(0)  # let it start sending
-            while pending:
-                a, e = await pending.popleft()
-                added, existing = added + int(a), existing + int(e)
-        finally:
-            for future in pending:  # only on error or cancellation
-                future.cancel()
-        return added, existing
+    async def exists(self) -> bool:
+        """True once a `campaign run` has saved this campaign."""
+        return bool(await self.redis.exists(self.keys.meta))
 
     async def add_zone_sets(self, zone_sets: Iterable[str]) -> None:
         """Remember time-zone sets of imported contacts (each "A,B", "" for none)."""
@@ -199,51 +142,57 @@ class CampaignStore:
         raw = texts(await self.redis.smembers(self.keys.zones))
         return [tuple(z for z in item.split(",") if z) for item in raw] if raw else None
 
+    # -- contacts ------------------------------------------------------------------------
+    async def import_contacts(
+        self,
+        contacts: Sequence[Contact] | ContactColumns,
+        *,
+        due_ms: float | None = None,
+        chunk: int = 1000,
+        in_flight: int = 3,
+    ) -> tuple[int, int]:
+        """Add new contacts as pending, each to its partition, due from `due_ms` (default
+        now) in list order within a partition; returns (added, already known). Contacts the
+        campaign has are left as they are (see `Partition.import_contacts`)."""
+        if not isinstance(contacts, ContactColumns):
+            contacts = ContactColumns.from_contacts(contacts)
+        parts = await self.partitions()
+        if len(parts) == 1:
+            return await parts[0].import_contacts(
+                contacts, due_ms=due_ms, chunk=chunk, in_flight=in_flight
+            )
+        count = len(parts)
+        where = np.fromiter(
+            (keys.partition_of(cid, count) for cid in contacts.contact_id.to_pylist()),
+            dtype=np.int64,
+            count=len(contacts),
+        )
+        results = await asyncio.gather(
+            *(
+                part.import_contacts(
+                    contacts.filter(where == part.index),
+                    due_ms=due_ms,
+                    chunk=chunk,
+                    in_flight=max(1, in_flight // 2),
+                )
+                for part in parts
+                if bool((where == part.index).any())
+            )
+        )
+        return sum(a for a, _ in results), sum(e for _, e in results)
+
     async def contact(self, contact_id: str) -> dict[str, str]:
         """One contact's fields, decoded ({} when unknown)."""
-        return records.unpack(byte_map(await self.redis.hgetall(self.keys.contact(contact_id))))
-
-    async def quiet_calls(
-        self, contact_ids: Sequence[str], *, ring_ms: int, quiet_ms: int
-    ) -> list[tuple[str, str]]:
-        """(contact_id, call_sid) of those leased contacts whose call has had no callback for
-        `quiet_ms` (`ring_ms` more while it was never answered): its final status callback
-        may have been lost. Two round trips, whatever the number of contacts."""
-        pipe = self.redis.pipeline(transaction=False)
-        for cid in contact_ids:
-            pipe.hmget(self.keys.contact(cid), "state", "last_call_sid")
-        live = (ContactState.DIALLING, ContactState.IN_CALL)
-        calls = [
-            (cid, text(sid), text(state))
-            for cid, (state, sid) in zip(contact_ids, await pipe.execute(), strict=True)
-            if sid and state and text(state) in live
-        ]
-        pipe = self.redis.pipeline(transaction=False)
-        for _, sid, _ in calls:
-            pipe.hmget(self.keys.call(sid), "final", "seen_at", "voice_at", "created_at")
-        now = _now_ms()
-        quiet = []
-        for (cid, sid, state), fields in zip(calls, await pipe.execute(), strict=True):
-            final, *times = (text(f) if f else "" for f in fields)
-            heard = max((int(float(t)) for t in times if t), default=now)
-            limit = quiet_ms + (ring_ms if state == ContactState.DIALLING else 0)
-            if final != "1" and now - heard > limit:
-                quiet.append((cid, sid))
-        return quiet
+        return await (await self.of(contact_id)).contact(contact_id)
 
     async def contacts(self, contact_ids: Iterable[str]) -> list[dict[str, str]]:
-        """Several contacts in one round trip."""
-        pipe = self.redis.pipeline(transaction=False)
+        """Several contacts, in the order asked, one round trip per partition (at once)."""
         ids = list(contact_ids)
-        for cid in ids:
-            pipe.hgetall(self.keys.contact(cid))
-        rows = await pipe.execute()
-        out = []
-        for cid, raw in zip(ids, rows, strict=True):
-            row = records.unpack(raw)
-            row["contact_id"] = cid
-            out.append(row)
-        return out
+        parts = await self.partitions()
+        groups = await self._grouped(ids)
+        found = await asyncio.gather(*(parts[k].contacts(group) for k, group in groups.items()))
+        by_id = {row["contact_id"]: row for rows in found for row in rows}
+        return [by_id[cid] for cid in ids]
 
     async def claimed_contacts(
         self, contact_ids: Sequence[str]
@@ -254,30 +203,63 @@ class CampaignStore:
         flags = await self.dnc_members([c.get("phone_hash", "") for c in contacts])
         return list(zip(contacts, flags, strict=True))
 
+    async def quiet_calls(
+        self, contact_ids: Sequence[str], *, ring_ms: int, quiet_ms: int
+    ) -> list[tuple[str, str]]:
+        """(contact_id, call_sid) of leased contacts whose call has gone quiet (see
+        `Partition.quiet_calls`), asked of every partition at once."""
+        parts = await self.partitions()
+        groups = await self._grouped(contact_ids)
+        found = await asyncio.gather(
+            *(
+                parts[k].quiet_calls(group, ring_ms=ring_ms, quiet_ms=quiet_ms)
+                for k, group in groups.items()
+            )
+        )
+        return [pair for pairs in found for pair in pairs]
+
+    async def all_contacts(self, *, page: int = 500) -> AsyncIterator[list[dict[str, str]]]:
+        """Every contact of the campaign, decoded, a page at a time (in no order)."""
+        for part in await self.partitions():
+            async for rows in part.all_contacts(page=page):
+                yield rows
+
     # -- dialling ------------------------------------------------------------------------
     async def claim(
         self, *, limit: int, max_concurrent: int, lease_ms: int, worker: str
     ) -> list[str]:
-        """Atomically take up to `limit` due contacts within the concurrency cap (returned
-        once durable: see `voicedial.state.durability`).
+        """Atomically take up to `limit` due contacts within the concurrency cap.
 
-        Two round trips: the earliest `limit` ids of `due` are read first, so that the claim
-        script can name each contact's key (Redis Cluster runs a script only on the keys it
-        is given); the script then takes those still due, by the server's clock."""
-        candidates = texts(await self.redis.zrange(self.keys.due, 0, limit - 1))
-        if not candidates:
-            return []
-        script_keys = [self.keys.due, self.keys.inflight, self.keys.counts, self.keys.meta]
-        script_keys += [self.keys.contact(contact_id) for contact_id in candidates]
-        script_args: list[str | int] = [max_concurrent, lease_ms, worker, *candidates]
-        sync = await self._sync_command()
-        if sync is None:
-            ids = await self.scripts.claim(keys=script_keys, args=script_args)
-            return [i.decode() for i in ids]
-        pipe = self.redis.pipeline(transaction=False)
-        await queue_script(pipe, self.scripts.claim, script_keys, script_args)
-        ids = (await self._execute_synced(pipe, sync))[0]
-        return [i.decode() for i in ids]
+        Each partition holds at most its share of the cap (`leases.cap_shares`), so the
+        partitions together hold at most the cap whoever claims. The limit is spread over
+        the partitions, a different one first each time, and asked of them at once; when
+        some had less than their part, the others are asked for the rest in turn."""
+        parts = await self.partitions()
+        if len(parts) == 1:
+            return await parts[0].claim(
+                limit=limit, cap=max_concurrent, lease_ms=lease_ms, worker=worker
+            )
+        shares = cap_shares(max_concurrent, len(parts))
+        start = self._turn
+        self._turn = (start + 1) % len(parts)
+        order = [parts[(start + i) % len(parts)] for i in range(len(parts))]
+        order = [part for part in order if shares[part.index] > 0]
+        wave = [(part, n) for part, n in zip(order, _spread(limit, len(order)), strict=True) if n]
+
+        async def take(part: Partition, n: int) -> list[str]:
+            return await part.claim(
+                limit=n, cap=shares[part.index], lease_ms=lease_ms, worker=worker
+            )
+
+        got = await asyncio.gather(*(take(part, n) for part, n in wave))
+        claimed = [cid for ids in got for cid in ids]
+        drained = {part.index for (part, n), ids in zip(wave, got, strict=True) if len(ids) < n}
+        for part in order:
+            if len(claimed) >= limit:
+                break
+            if part.index not in drained:
+                claimed += await take(part, limit - len(claimed))
+        return claimed
 
     async def release(
         self,
@@ -289,21 +271,8 @@ class CampaignStore:
         placed: bool = False,
     ) -> None:
         """Hand a claimed contact back (window closed, retryable error) or settle it."""
-        await self.scripts.release(
-            keys=[
-                self.keys.due,
-                self.keys.inflight,
-                self.keys.counts,
-                self.keys.contact(contact_id),
-            ],
-            args=[
-                contact_id,
-                "" if due_ms is None else due_ms,
-                state,
-                reason,
-                "0" if placed else "1",
-            ],
-        )
+        part = await self.of(contact_id)
+        await part.release(contact_id, state=state, due_ms=due_ms, reason=reason, placed=placed)
 
     async def record_dial(
         self, contact_id: str, call_sid: str, *, lease_ms: int, queue_time_ms: int | None = None
@@ -314,74 +283,53 @@ class CampaignStore:
     async def record_dials(
         self, placed: Sequence[tuple[str, str, int | None]], *, lease_ms: int
     ) -> None:
-        """`record_dial` for several calls (contact id, call sid, queue time) in one round
-        trip: at a thousand calls a second, one round trip each was a sixth of the dialler."""
-        pipe = self.redis.pipeline(transaction=False)
-        for contact_id, call_sid, queue_time_ms in placed:
-            await queue_script(
-                pipe,
-                self.scripts.dialled,
-                [
-                    self.keys.call(call_sid),
-                    self.keys.contact(contact_id),
-                    self.keys.inflight,
-                    self.keys.stats,
-                    self.keys.dials,
-                ],
-                [call_sid, contact_id, lease_ms, "" if queue_time_ms is None else queue_time_ms],
-            )
-        await self._execute_synced(pipe, await self._sync_command())
-
-    async def _execute_synced(self, pipe: Any, sync: Command | None) -> list[Any]:
-        """Run `pipe`, then `sync` (WAIT/WAITAOF) in the same round trip on a standalone
-        server; on a cluster, WAIT names no key, so it goes on its own to the campaign's node
-        (the one that took the writes)."""
-        if sync is None:
-            return list(await pipe.execute())
-        if not is_cluster(self.redis):
-            pipe.execute_command(*sync)
-            return list(await pipe.execute())[:-1]
-        replies = list(await pipe.execute())
-        await self.redis.execute_command(*sync, target_nodes=node_of(self.redis, self.keys.due))  # type: ignore[arg-type, no-untyped-call]
-        return replies
+        """`record_dial` for several calls: one round trip per partition, all at once."""
+        parts = await self.partitions()
+        groups: dict[int, list[tuple[str, str, int | None]]] = {}
+        for item in placed:
+            groups.setdefault(keys.partition_of(item[0], len(parts)), []).append(item)
+        await asyncio.gather(
+            *(parts[k].record_dials(group, lease_ms=lease_ms) for k, group in groups.items())
+        )
 
     async def expire_lease(self, contact_id: str, *, in_ms: int) -> None:
-        """Let a held lease run out `in_ms` from now (a create whose fate is unknown: the
-        reconciler then asks the carrier before the contact is dialled again)."""
-        await self.redis.zadd(self.keys.inflight, {contact_id: _now_ms() + in_ms}, xx=True)
+        """Let a held lease run out `in_ms` from now (see `Partition.expire_lease`)."""
+        await (await self.of(contact_id)).expire_lease(contact_id, in_ms=in_ms)
 
     # -- calls ---------------------------------------------------------------------------
-    async def call(self, call_sid: str) -> dict[str, str]:
-        """One call's fields, decoded ({} when unknown)."""
-        return text_map(await self.redis.hgetall(self.keys.call(call_sid)))
+    async def call(self, call_sid: str, contact_id: str | None = None) -> dict[str, str]:
+        """One call's fields, decoded ({} when unknown). The call lives beside its contact;
+        without the contact's id every partition is asked."""
+        if contact_id is not None:
+            return await (await self.of(contact_id)).call(call_sid)
+        for part in await self.partitions():
+            found = await part.call(call_sid)
+            if found:
+                return found
+        return {}
 
-    async def mark_interrupted(self, call_sids: Sequence[str]) -> None:
-        """The operator is about to hang these calls up: settling puts their contacts back in
-        the queue instead of finishing them."""
-        pipe = self.redis.pipeline(transaction=False)
-        for sid in call_sids:
-            pipe.hset(self.keys.call(sid), "interrupted", "1")
-        await pipe.execute()
+    async def mark_interrupted(self, calls: Sequence[tuple[str, str]]) -> None:
+        """The operator is about to hang these calls up ((contact_id, call_sid) each): settling
+        puts their contacts back in the queue instead of finishing them."""
+        parts = await self.partitions()
+        groups: dict[int, list[str]] = {}
+        for contact_id, call_sid in calls:
+            groups.setdefault(keys.partition_of(contact_id, len(parts)), []).append(call_sid)
+        for k, sids in groups.items():
+            await parts[k].mark_interrupted(sids)
 
-    async def update_call(self, call_sid: str, **fields: str | int | float) -> None:
+    async def update_call(
+        self, call_sid: str, contact_id: str, /, **fields: str | int | float
+    ) -> None:
         """Set fields on a call record (interview state, AnsweredBy ...)."""
-        mapping: dict[FieldT, EncodableT] = {k: v for k, v in fields.items()}
-        await self.redis.hset(self.keys.call(call_sid), mapping=mapping)
+        await (await self.of(contact_id)).update_call(call_sid, **fields)
 
     async def progress(
         self, call_sid: str, contact_id: str, *, status: str, seq: int, lease_ms: int
     ) -> bool:
         """Apply a non-final status callback; False when it was stale or repeated."""
-        done = await self.scripts.progress(
-            keys=[
-                self.keys.call(call_sid),
-                self.keys.contact(contact_id),
-                self.keys.counts,
-                self.keys.inflight,
-            ],
-            args=[status, seq, lease_ms, call_sid, contact_id],
-        )
-        return bool(done)
+        part = await self.of(contact_id)
+        return await part.progress(call_sid, contact_id, status=status, seq=seq, lease_ms=lease_ms)
 
     async def finish(
         self,
@@ -395,31 +343,19 @@ class CampaignStore:
         event: str | None,
         recent: dict[str, Any],
     ) -> bool:
-        """Settle a finished call once, queueing its outbox `event` (JSON) in the same atomic
-        step; False if it was already settled."""
-        done = await self.scripts.finish(
-            keys=[
-                self.keys.call(call_sid),
-                self.keys.contact(contact_id),
-                self.keys.counts,
-                self.keys.inflight,
-                self.keys.due,
-                self.keys.outbox,
-                self.keys.recent,
-                self.keys.stats,
-            ],
-            args=[
-                call_sid,
-                state,
-                "" if due_ms is None else due_ms,
-                event or "",
-                json.dumps(recent),
-                call_status,
-                disposition,
-                contact_id,
-            ],
+        """Settle a finished call once, queueing its outbox event in the same atomic step (in
+        the contact's partition's outbox); False if it was already settled."""
+        part = await self.of(contact_id)
+        return await part.finish(
+            call_sid,
+            contact_id,
+            state=state,
+            disposition=disposition,
+            call_status=call_status,
+            due_ms=due_ms,
+            event=event,
+            recent=recent,
         )
-        return bool(done)
 
     async def settle_inputs(
         self,
@@ -429,34 +365,27 @@ class CampaignStore:
         call_fields: Sequence[str],
         contact_fields: Sequence[str],
     ) -> tuple[dict[str, str], dict[str, str]] | None:
-        """The named fields of a call and of its contact, in one round trip; None when the call
-        was already settled, or is not this campaign's call for this contact (a CallSid it never
-        placed). The contact's packed fields are unpacked (records.py)."""
-        wanted = [*contact_fields, records.PACKED]
-        found = await self.scripts.settle_read(
-            keys=[self.keys.call(call_sid), self.keys.contact(contact_id)],
-            args=[contact_id, len(call_fields), *call_fields, *wanted],
+        """The named fields of a call and of its contact (see `Partition.settle_inputs`)."""
+        part = await self.of(contact_id)
+        return await part.settle_inputs(
+            call_sid, contact_id, call_fields=call_fields, contact_fields=contact_fields
         )
-        if found is None:
-            return None
-        call_values, contact_values = found
-        call = {
-            k: v.decode() for k, v in zip(call_fields, call_values, strict=True) if v is not None
-        }
-        contact = records.unpack(
-            {k.encode(): v for k, v in zip(wanted, contact_values, strict=True) if v is not None}
-        )
-        return call, contact
 
     async def save_turn(
-        self, call_sid: str, *, turn: str, interview: str, twiml: str, next_turn: int
+        self,
+        call_sid: str,
+        contact_id: str,
+        *,
+        turn: str,
+        interview: str,
+        twiml: str,
+        next_turn: int,
     ) -> bool:
-        """Store the interview after `turn` and what was said, unless another request for the
-        same turn did first (then False: say what it saved)."""
-        saved = await self.scripts.turn(
-            keys=[self.keys.call(call_sid)], args=[turn, interview, twiml, next_turn]
+        """Store the interview after `turn` (see `Partition.save_turn`)."""
+        part = await self.of(contact_id)
+        return await part.save_turn(
+            call_sid, turn=turn, interview=interview, twiml=twiml, next_turn=next_turn
         )
-        return bool(saved)
 
     # -- do-not-call ---------------------------------------------------------------------
     async def dnc_members(self, phone_hashes: Sequence[str]) -> list[bool]:
@@ -473,29 +402,32 @@ class CampaignStore:
 
     # -- reading -------------------------------------------------------------------------
     async def counts(self) -> dict[str, int]:
-        """Contacts per state (only states with contacts)."""
-        raw = text_map(await self.redis.hgetall(self.keys.counts))
-        return {k: int(v) for k, v in raw.items() if int(v) and not k.startswith("attempts:")}
+        """Contacts per state (only states with contacts), over every partition."""
+        total: dict[str, int] = {}
+        for tallies in await asyncio.gather(*(p.counts() for p in await self.partitions())):
+            for state, n in tallies.items():
+                total[state] = total.get(state, 0) + n
+        return {state: n for state, n in total.items() if n}
 
     async def next_due_ms(self) -> int | None:
         """When the earliest waiting contact becomes due, or None if none waits."""
-        first = await self.redis.zrange(self.keys.due, 0, 0, withscores=True)
-        return int(first[0][1]) if first else None
+        found = await asyncio.gather(*(p.next_due_ms() for p in await self.partitions()))
+        return min((due for due in found if due is not None), default=None)
 
     async def active_count(self) -> int:
         """Contacts whose call lease is held (dialling or in a call)."""
-        return int(await self.redis.zcard(self.keys.inflight))
+        return sum(await asyncio.gather(*(p.active_count() for p in await self.partitions())))
 
-    async def exists(self) -> bool:
-        """True once a `campaign run` has saved this campaign."""
-        return bool(await self.redis.exists(self.keys.meta))
 
-    async def all_contacts(self, *, page: int = 500) -> AsyncIterator[list[dict[str, str]]]:
-        """Every contact of the campaign, decoded, a page at a time (in no order)."""
-        pattern = _glob_escape(self.keys.contact_prefix) + "*"
-        ids = [
-            key.decode().removeprefix(self.keys.contact_prefix)
-            async for key in self.redis.scan_iter(match=pattern, count=1000)
-        ]
-        for start in range(0, len(ids), page):
-            yield await self.contacts(ids[start : start + page])
+def default_partitions(redis: Redis) -> int:
+    """How many partitions a new campaign gets: one on a single server (partitions there only
+    cost round trips); on a cluster 16, or two per primary past eight, so a campaign spreads
+    over every node of a 3 to 10 node cluster and keeps spreading when nodes are added."""
+    if not is_cluster(redis):
+        return 1
+    return max(16, 2 * len(redis.get_primaries()))  # type: ignore[attr-defined]
+
+
+def _spread(total: int, ways: int) -> list[int]:
+    """`total` split over `ways` as evenly as whole numbers go, the larger parts first."""
+    return [total // ways + (1 if i < total % ways else 0) for i in range(ways)]

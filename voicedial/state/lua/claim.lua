@@ -1,7 +1,9 @@
--- Atomically claim the due ones among candidate contacts, within the concurrency cap.
+-- Atomically claim the due ones among candidate contacts of one partition, within its share of
+-- the concurrency cap (the shares of a campaign's partitions add up to the cap: leases.py).
 -- KEYS[1] due, KEYS[2] inflight, KEYS[3] counts (per state, and 'attempts:STATE' sums),
--- KEYS[4] meta, KEYS[5 ...] each candidate's contact hash.
--- ARGV[1] max concurrent, ARGV[2] lease ms, ARGV[3] worker id, ARGV[4 ...] the candidates'
+-- KEYS[4] the partition's meta (its copy of the control flag), KEYS[5 ...] each candidate's
+-- contact hash.
+-- ARGV[1] the partition's share of the cap, ARGV[2] lease ms, ARGV[3] worker id, ARGV[4 ...] the candidates'
 -- ids (the earliest due first, read just before; ARGV[3 + i] is the contact of KEYS[4 + i]).
 -- A candidate is claimed only if it is still in `due` with a time not after now (another
 -- worker may have taken it since it was read). Every key is declared, as Redis Cluster wants.
