@@ -27,7 +27,7 @@ from redis.asyncio.connection import parse_url
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.commands.core import AsyncScript
-from redis.exceptions import ClusterDownError, RedisError, TryAgainError
+from redis.exceptions import ClusterDownError, RedisClusterException, RedisError, TryAgainError
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from voicedial.errors import ConfigError
@@ -85,6 +85,12 @@ async def _guarded(send: Callable[[], Awaitable[T]]) -> T:
     except AttributeError as exc:
         if _raced(exc):
             raise RedisConnectionError(f"connection dropped while in use: {exc}") from exc
+        raise
+    except RedisClusterException as exc:
+        # Re-reading the slot map while nodes restart: redis-py says no node could be
+        # reached, wrapping the last node's connection error. An outage like any other.
+        if isinstance(exc.__cause__, RedisConnectionError | TimeoutError | OSError):
+            raise RedisConnectionError(f"no cluster node reachable: {exc.__cause__}") from exc
         raise
 
 
