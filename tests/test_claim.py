@@ -44,10 +44,11 @@ async def test_the_cap_holds_and_the_earliest_go_first(store: CampaignStore) -> 
 async def test_a_candidate_taken_since_it_was_read_is_left_alone(store: CampaignStore) -> None:
     # What another worker's claim between the read and the script looks like to this one.
     keys = [store.keys.due, store.keys.inflight, store.keys.counts, store.keys.meta]
+    receipt = store.keys.claim_receipt("t1")
     await store.redis.zrem(store.keys.due, "k1")
     got = await store.scripts.claim(
-        keys=[*keys, store.keys.contact("k0"), store.keys.contact("k1")],
-        args=[10, 60_000, "w", "k0", "k1"],
+        keys=[*keys, receipt, receipt, store.keys.contact("k0"), store.keys.contact("k1")],
+        args=[10, 60_000, "w", 60_000, "k0", "k1"],
     )
     assert got == [b"k0"]
     assert await store.redis.hget(store.keys.contact("k1"), "state") == b"pending"
@@ -59,3 +60,30 @@ async def test_a_paused_campaign_claims_nothing(store: CampaignStore) -> None:
     assert await _claim(store) == []
     await store.set_control("running")
     assert len(await _claim(store)) == 5
+
+
+async def test_a_claim_sent_again_gets_the_same_contacts(store: CampaignStore) -> None:
+    # What a retry looks like when the first reply was lost to a dropped connection: the
+    # same script with the same receipt, run a second time.
+    keys = [store.keys.due, store.keys.inflight, store.keys.counts, store.keys.meta]
+    keys += [store.keys.claim_receipt("t2"), store.keys.claim_receipt("t2")]
+    keys += [store.keys.contact("k0"), store.keys.contact("k1")]
+    args = [10, 60_000, "w", 60_000, "k0", "k1"]
+    first = await store.scripts.claim(keys=keys, args=args)
+    again = await store.scripts.claim(keys=keys, args=args)
+    assert first == again == [b"k0", b"k1"]
+    assert await store.counts() == {"dialling": 2, "pending": 3}  # claimed once
+    assert await store.redis.hget(store.keys.contact("k0"), "attempts") == b"1"
+    assert 0 < await store.redis.pttl(store.keys.claim_receipt("t2")) <= 60_000
+    # A claim that took nothing leaves no receipt behind, and drops the one before it.
+    keys[4:6] = [store.keys.claim_receipt("t3"), store.keys.claim_receipt("t2")]
+    assert await store.scripts.claim(keys=keys, args=args) == []
+    assert not await store.redis.exists(store.keys.claim_receipt("t3"))
+    assert not await store.redis.exists(store.keys.claim_receipt("t2"))
+
+
+async def test_a_worker_keeps_one_receipt_at_a_time(store: CampaignStore) -> None:
+    for _ in range(3):
+        assert len(await _claim(store, limit=1)) == 1
+    receipts = [k async for k in store.redis.scan_iter(match="*:claim:*")]
+    assert len(receipts) == 1

@@ -229,3 +229,20 @@ async def test_a_partitioned_campaign_runs_to_the_end(
     assert all(int(n or 0) > 0 for n in done), done  # every partition had its share
     assert status["states"] == {"completed": len(numbers)}
     assert status["outbox"]["stored"] == len(numbers) and status["outbox"]["pending"] == 0
+
+
+async def test_the_view_adds_partitions_up_at_one_instant_each(
+    store: CampaignStore, client: aioredis.Redis
+) -> None:
+    claimed = await store.claim(limit=3, max_concurrent=10, lease_ms=60_000, worker="w")
+    firsts = [
+        await client.zrange(CampaignKeys("split", k).due, 0, 0, withscores=True)
+        for k in range(_PARTS)
+    ]
+    earliest = min(int(first[0][1]) for first in firsts)
+    counts, first = await store.view()
+    assert counts == {"pending": _CONTACTS - 3, "dialling": 3} == await store.counts()
+    assert first == earliest
+    for k in range(_PARTS):
+        await client.delete(CampaignKeys("split", k).due)
+    assert (await store.view())[1] is None and len(claimed) == 3

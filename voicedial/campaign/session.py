@@ -324,7 +324,7 @@ async def _monitor(
         if now - last_reconcile >= _RECONCILE_S:
             await reconciler.run_once()
             last_reconcile = now
-        counts = await store.counts()
+        counts, next_due = await store.view()
         remaining = _remaining(counts)
         if remaining == 0:
             return EXIT_DONE
@@ -335,7 +335,6 @@ async def _monitor(
                 when = closed.astimezone(UTC).isoformat(timespec="minutes")
                 reporter.notice(f"calling window closed for every contact; it opens at {when}")
                 return EXIT_WORK_LEFT
-            next_due = await store.next_due_ms()
             horizon = time.time() * 1000 + limits.idle_exit_s * 1000
             if await store.control() == "cancelled":
                 return EXIT_WORK_LEFT

@@ -60,7 +60,8 @@ def campaign_run(
             min=1,
             max=1024,
             help="Split a new campaign's Redis state this many ways, fixed at creation "
-            "(default: 1 on one server, 16 on a Redis Cluster, at most --max-concurrent).",
+            "(default: 1 on one server; 16 on a Redis Cluster, at most a quarter of "
+            "--max-concurrent).",
         ),
     ] = None,
     max_attempts: Annotated[int, typer.Option(help="Calls per contact at most.")] = 3,

@@ -118,6 +118,10 @@ class CampaignKeys:
         """Hash: event id -> JSON of a dead-lettered delivery."""
         return f"{self.prefix}:dead"
 
+    def claim_receipt(self, token: str) -> str:
+        """String with a TTL: the ids one claim took (a retried claim gets them again)."""
+        return f"{self.prefix}:claim:{token}"
+
     def worker(self, name: str) -> str:
         """String with a TTL: a dialling worker's heartbeat (absent: the worker is gone)."""
         return f"{self.prefix}:worker:{name}"

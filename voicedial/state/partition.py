@@ -11,6 +11,7 @@ import asyncio
 import json
 import re
 import time
+import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any
@@ -38,6 +39,9 @@ DUE_STEP_MS = 0.001
 # The import script unpacks a chunk's scores and ids into one ZADD, and Lua's unpack stops
 # at about 8,000 values.
 _MAX_CHUNK = 3000
+# How long a claim's receipt (its claimed ids, for a retry of the same claim) is kept at most:
+# longer than any outage grace a claim is retried through. The next claim drops it sooner.
+_RECEIPT_MS = 600_000
 # How often a store asks how writes are made durable there, and how long one waits for it.
 _SYNC_CHECK_S = 5.0
 _SYNC_TIMEOUT_MS = 1000
@@ -85,6 +89,7 @@ class Partition:
         self.index = index
         self.keys = keys.CampaignKeys(name, index)
         self.scripts = scripts
+        self._last_receipt: str | None = None  # dropped by the next claim (see claim.lua)
         self._sync: Command | None = None
         self._sync_at = float("-inf")
 
@@ -229,17 +234,21 @@ class Partition:
         candidates = texts(await self.redis.zrange(self.keys.due, 0, limit - 1))
         if not candidates:
             return []
+        receipt = self.keys.claim_receipt(uuid.uuid4().hex)
         script_keys = [self.keys.due, self.keys.inflight, self.keys.counts, self.keys.meta]
+        script_keys += [receipt, self._last_receipt or receipt]
         script_keys += [self.keys.contact(contact_id) for contact_id in candidates]
-        script_args: list[str | int] = [cap, lease_ms, worker, *candidates]
+        script_args: list[str | int] = [cap, lease_ms, worker, _RECEIPT_MS, *candidates]
         sync = await self._sync_command()
         if sync is None:
             ids = await self.scripts.claim(keys=script_keys, args=script_args)
-            return [i.decode() for i in ids]
-        pipe = self.redis.pipeline(transaction=False)
-        await queue_script(pipe, self.scripts.claim, script_keys, script_args)
-        ids = (await self._execute_synced(pipe, sync))[0]
-        return [i.decode() for i in ids]
+        else:
+            pipe = self.redis.pipeline(transaction=False)
+            await queue_script(pipe, self.scripts.claim, script_keys, script_args)
+            ids = (await self._execute_synced(pipe, sync))[0]
+        if ids:
+            self._last_receipt = receipt
+        return [i.decode() if isinstance(i, bytes) else str(i) for i in ids]
 
     async def release(
         self,
@@ -426,14 +435,16 @@ class Partition:
         raw = text_map(await self.redis.hgetall(self.keys.counts))
         return {k: int(v) for k, v in raw.items() if int(v) and not k.startswith("attempts:")}
 
+    async def view(self) -> tuple[dict[str, int], int | None]:
+        """`counts` and `next_due_ms` read at one instant (view.lua)."""
+        flat, first = await self.scripts.view(keys=[self.keys.counts, self.keys.due])
+        raw = text_map(dict(zip(flat[0::2], flat[1::2], strict=True)))
+        tallies = {k: int(v) for k, v in raw.items() if int(v) and not k.startswith("attempts:")}
+        return tallies, int(float(first)) if first else None
+
     async def has_call(self, call_sid: str) -> bool:
         """Whether this partition holds a record of `call_sid`."""
         return bool(await self.redis.exists(self.keys.call(call_sid)))
-
-    async def next_due_ms(self) -> int | None:
-        """When the earliest waiting contact becomes due, or None if none waits."""
-        first = await self.redis.zrange(self.keys.due, 0, 0, withscores=True)
-        return int(first[0][1]) if first else None
 
     async def active_count(self) -> int:
         """Contacts whose call lease is held (dialling or in a call)."""

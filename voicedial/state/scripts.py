@@ -29,3 +29,4 @@ class Scripts:
         self.settle_read: AsyncScript = redis.register_script(_source("settle_read"))
         self.dialled: AsyncScript = redis.register_script(_source("dialled"))
         self.turn: AsyncScript = redis.register_script(_source("turn"))
+        self.view: AsyncScript = redis.register_script(_source("view"))

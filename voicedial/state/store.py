@@ -44,6 +44,7 @@ class CampaignStore:
         self.keys = keys.CampaignKeys(name)  # partition 0: where campaign-wide keys live
         self.scripts = Scripts(redis)
         self.dnc = DoNotCall(redis)
+        self._zero = Partition(redis, name, 0, self.scripts)
         self._parts: list[Partition] | None = None
         self._turn = 0  # which partition a claim asks first (each in turn)
 
@@ -53,10 +54,11 @@ class CampaignStore:
         if self._parts is not None:
             return self._parts
         count = await saved_count(self.redis, self.name)
-        parts = [Partition(self.redis, self.name, k, self.scripts) for k in range(count or 1)]
-        if count is not None:  # fixed from now on: keep it
-            self._parts = parts
-        return parts
+        if count is None:  # not created yet: one partition for now, asked again next time
+            return [self._zero]
+        self._parts = [self._zero]  # fixed from now on: kept
+        self._parts += [Partition(self.redis, self.name, k, self.scripts) for k in range(1, count)]
+        return self._parts
 
     async def saved_partitions(self) -> int | None:
         """The partition count this campaign was created with; None before it was."""
@@ -67,7 +69,8 @@ class CampaignStore:
     ) -> int:
         """The campaign's partition count, fixed (saved) the first time it is asked: the saved
         one, else `wanted`, else the default for this Redis (`default_partitions`) but no more
-        than `max_concurrent`, as each partition's share of the cap is at least one call.
+        than leaves each partition `_DEFAULT_SHARE` calls of the cap. Each share is at least one
+        call whatever is asked.
         UsageError for a `wanted` count other than the saved one, or a cap below the count."""
         saved = await self.saved_partitions()
         if saved is not None and wanted is not None and wanted != saved:
@@ -75,7 +78,9 @@ class CampaignStore:
                 f"--partitions {wanted}: campaign {self.name!r} has {saved}, fixed when it was "
                 "created (`voicedial campaign purge` it to start again with another count)"
             )
-        count = saved or wanted or min(default_partitions(self.redis), max_concurrent)
+        count = (
+            saved or wanted or min(default_partitions(self.redis), _most_by_default(max_concurrent))
+        )
         if count > max_concurrent:
             raise UsageError(
                 f"--max-concurrent {max_concurrent} is below the campaign's {count} partitions: "
@@ -409,10 +414,18 @@ class CampaignStore:
                 total[state] = total.get(state, 0) + n
         return {state: n for state, n in total.items() if n}
 
-    async def next_due_ms(self) -> int | None:
-        """When the earliest waiting contact becomes due, or None if none waits."""
-        found = await asyncio.gather(*(p.next_due_ms() for p in await self.partitions()))
-        return min((due for due in found if due is not None), default=None)
+    async def view(self) -> tuple[dict[str, int], int | None]:
+        """`counts` and `next_due_ms` together, each partition's pair read at one instant: a
+        contact never moves between partitions, so none is missed by both, as it could be by
+        two separate reads (claimed between them: counted pending, gone from `due`)."""
+        total: dict[str, int] = {}
+        firsts: list[int] = []
+        for tallies, first in await asyncio.gather(*(p.view() for p in await self.partitions())):
+            for state, n in tallies.items():
+                total[state] = total.get(state, 0) + n
+            if first is not None:
+                firsts.append(first)
+        return {s: n for s, n in total.items() if n}, min(firsts, default=None)
 
     async def active_count(self) -> int:
         """Contacts whose call lease is held (dialling or in a call)."""
@@ -426,6 +439,17 @@ def default_partitions(redis: Redis) -> int:
     if not is_cluster(redis):
         return 1
     return max(16, 2 * len(redis.get_primaries()))  # type: ignore[attr-defined]
+
+
+#: The least share of the concurrency cap a partition gets by default. A contact whose claim
+#: outlived its worker holds a call of its partition's share until its lease runs out, and
+#: the last contacts of a campaign are dialled at their partition's share: a share of four
+#: keeps either from stalling a partition.
+_DEFAULT_SHARE = 4
+
+
+def _most_by_default(max_concurrent: int) -> int:
+    return max(1, max_concurrent // _DEFAULT_SHARE)
 
 
 def _spread(total: int, ways: int) -> list[int]:
