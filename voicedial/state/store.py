@@ -236,20 +236,21 @@ class CampaignStore:
         """Atomically take up to `limit` due contacts within the concurrency cap.
 
         Each partition holds at most its share of the cap (`leases.cap_shares`), so the
-        partitions together hold at most the cap whoever claims. The limit is spread over
-        the partitions, a different one first each time, and asked of them at once; when
-        some had less than their part, the others are asked for the rest in turn."""
+        partitions together hold at most the cap whoever claims. A claim asks as few
+        partitions as can give the limit within their shares (one, mostly: each claim is two
+        round trips a partition), the next ones in turn each time, at once; when some had less
+        than asked, every other partition is asked for the rest, at once."""
         parts = await self.partitions()
         if len(parts) == 1:
             return await parts[0].claim(
                 limit=limit, cap=max_concurrent, lease_ms=lease_ms, worker=worker
             )
         shares = cap_shares(max_concurrent, len(parts))
-        start = self._turn
-        self._turn = (start + 1) % len(parts)
-        order = [parts[(start + i) % len(parts)] for i in range(len(parts))]
+        order = [parts[(self._turn + i) % len(parts)] for i in range(len(parts))]
         order = [part for part in order if shares[part.index] > 0]
-        wave = [(part, n) for part, n in zip(order, _spread(limit, len(order)), strict=True) if n]
+        ways = min(len(order), -(-limit // max(1, min(shares))))
+        self._turn = (self._turn + ways) % len(parts)
+        wave = [(part, n) for part, n in zip(order[:ways], _spread(limit, ways), strict=True) if n]
 
         async def take(part: Partition, n: int) -> list[str]:
             return await part.claim(
@@ -258,13 +259,17 @@ class CampaignStore:
 
         got = await asyncio.gather(*(take(part, n) for part, n in wave))
         claimed = [cid for ids in got for cid in ids]
+        short = limit - len(claimed)
+        if short <= 0:
+            return claimed
+        # One more wave, at once, to every partition that may have more: each asked for an
+        # even part of what is missing, at least one (a few more than the limit at most).
         drained = {part.index for (part, n), ids in zip(wave, got, strict=True) if len(ids) < n}
-        for part in order:
-            if len(claimed) >= limit:
-                break
-            if part.index not in drained:
-                claimed += await take(part, limit - len(claimed))
-        return claimed
+        rest = [part for part in order if part.index not in drained]
+        if not rest:
+            return claimed
+        more = await asyncio.gather(*(take(part, -(-short // len(rest))) for part in rest))
+        return claimed + [cid for ids in more for cid in ids]
 
     async def release(
         self,
