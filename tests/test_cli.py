@@ -133,6 +133,18 @@ def test_file_without_phone_column_exits_2_with_one_line(tmp_path: Path, redis_u
         (["status", "nope"], "no campaign named"),
         (["sim", "--fault-create-429", "2"], "--fault-create-429"),
         (["sim", "--fault-slow-create-s", "-1"], "--fault-slow-create-s"),
+        (["campaign", "run", "x.csv", "--cps", "-1"], "--cps"),
+        (["campaign", "run", "x.csv", "--cps", "0"], "--cps"),
+        (["campaign", "run", "x.csv", "--max-attempts", "0"], "--max-attempts"),
+        (["campaign", "run", "x.csv", "--max-concurrent", "0"], "--max-concurrent"),
+        (["campaign", "run", "x.csv", "--port", "99999"], "--port 99999"),
+        (["campaign", "run", "x.csv", "--hours", "22:00-23:00"], "outside 08:00-21:00"),
+        (["campaign", "run", "x.csv", "--partitions", "0"], "--partitions"),
+        (["campaign", "run", "x.csv", "--retain", "forever"], "--retain"),
+        (["serve", "--port", "70000"], "--port 70000"),
+        (["worker", "x", "--port", "-1"], "--port -1"),
+        (["sim", "--port", "65536"], "--port 65536"),
+        (["doctor", "--port", "99999"], "--port 99999"),
     ],
 )
 def test_bad_usage_is_one_line_and_exit_2(
@@ -143,6 +155,9 @@ def test_bad_usage_is_one_line_and_exit_2(
     assert result.exit_code == 2, result.output
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.output
+    with redis.Redis.from_url(redis_url) as client:  # refused before anything was imported
+        assert client.dbsize() == 0
 
 
 def test_status_without_campaigns(redis_url: str) -> None:

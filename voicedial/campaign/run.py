@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -12,6 +13,7 @@ from typing import Any
 from voicedial.callbacks.server import CallbackServer
 from voicedial.campaign.importer import import_csv
 from voicedial.campaign.session import EXIT_DONE, Limits, Reporter, run_session, worker_id
+from voicedial.contacts.listfile import inspect
 from voicedial.delivery.recordings import RecordingFetcher
 from voicedial.delivery.storage import Storage, open_storage
 from voicedial.dialing.account import Account, account_for
@@ -96,6 +98,8 @@ async def run_campaign(settings: Settings, request: RunRequest, reporter: Report
     account = account_for(settings, options.provider)
     storage = open_storage(settings.storage_url, endpoint_url=settings.s3_endpoint_url)
     dnc = _load_dnc(request.dnc, options.region)
+    # The list's layout, before Redis is touched: a list that cannot be read leaves no trace.
+    await asyncio.to_thread(inspect, request.csv, needs_phone=True)
     async with open_redis(settings) as redis:
         hash_key = await shared_hash_key(redis, settings.proposed_hash_key())
         if not request.dry_run:

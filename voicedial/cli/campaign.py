@@ -20,6 +20,7 @@ from voicedial.cli.common import (
     RedisGraceOpt,
     fail,
     get_settings,
+    options_error,
     parse_duration,
     reporter,
     run,
@@ -35,6 +36,8 @@ __all__ = [
     "campaign_resume",
     "campaign_run",
 ]
+
+_MOST_PARTITIONS = 1024
 
 SIM_NOTICE = "No real calls are placed: provider is the Twilio emulator (sim)."
 EMULATED_NOTICE = (
@@ -57,8 +60,6 @@ def campaign_run(
     partitions: Annotated[
         int | None,
         typer.Option(
-            min=1,
-            max=1024,
             help="Split a new campaign's Redis state this many ways, fixed at creation "
             "(default: 1 on one server; 16 on a Redis Cluster, at most a quarter of "
             "--max-concurrent).",
@@ -126,6 +127,8 @@ def campaign_run(
     2: bad usage or input."""
     # The whole dialling stack (redis, pandas, twilio, starlette, the interviewer): imported
     # here so that the start-up of every other command, --help and completion stays fast.
+    from pydantic import ValidationError
+
     from voicedial.campaign.run import RunRequest, run_campaign
     from voicedial.compliance.windows import parse_days, parse_hours
     from voicedial.dialing.account import account_for
@@ -138,6 +141,8 @@ def campaign_run(
     )
 
     async def go() -> int:
+        if partitions is not None and not 1 <= partitions <= _MOST_PARTITIONS:
+            raise UsageError(f"--partitions {partitions}: use 1 to {_MOST_PARTITIONS}")
         account = account_for(settings, provider)
         shown = reporter(live)
         if account.sim:
@@ -162,24 +167,27 @@ def campaign_run(
         if days:
             window["days"] = sorted(parse_days(days))
         retry_default = "2s" if account.sim else "1h"
-        options = CampaignOptions(
-            name=name or csv.stem,
-            from_number=caller,
-            account_sid=account.sid,
-            provider="sim" if account.sim else "twilio",
-            agent=agent or ("openai" if settings.openai_api_key else "scripted"),
-            cps=cps,
-            max_concurrent=max_concurrent,
-            max_attempts=max_attempts,
-            retry_delay_s=parse_duration(retry_delay or retry_default, "--retry-delay") or 0.0,
-            windows_enforced=not account.emulated or bool(hours or days),
-            region=region,
-            record=record,
-            webhook_url=settings.webhook_url,
-            org_name=settings.org_name,
-            retain_s=parse_duration(retain, "--retain") or 0.0,
-            **window,
-        )
+        try:
+            options = CampaignOptions(
+                name=name or csv.stem,
+                from_number=caller,
+                account_sid=account.sid,
+                provider="sim" if account.sim else "twilio",
+                agent=agent or ("openai" if settings.openai_api_key else "scripted"),
+                cps=cps,
+                max_concurrent=max_concurrent,
+                max_attempts=max_attempts,
+                retry_delay_s=parse_duration(retry_delay or retry_default, "--retry-delay") or 0.0,
+                windows_enforced=not account.emulated or bool(hours or days),
+                region=region,
+                record=record,
+                webhook_url=settings.webhook_url,
+                org_name=settings.org_name,
+                retain_s=parse_duration(retain, "--retain") or 0.0,
+                **window,
+            )
+        except ValidationError as exc:
+            raise options_error(exc) from None
         request = RunRequest(
             csv=csv,
             options=options,

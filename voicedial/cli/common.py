@@ -20,6 +20,8 @@ from voicedial.cli.view import LiveReporter, LogReporter
 from voicedial.errors import UsageError, VoicedialError
 
 if TYPE_CHECKING:
+    from pydantic import ValidationError
+
     from voicedial.settings import Settings
 
 __all__ = [
@@ -31,9 +33,12 @@ __all__ = [
     "PortOpt",
     "ProviderOpt",
     "RedisGraceOpt",
+    "check_port",
     "err",
     "get_settings",
+    "options_error",
     "parse_duration",
+    "port_checked",
     "reporter",
     "run",
 ]
@@ -59,7 +64,30 @@ ProviderOpt = Annotated[
         "--provider", help="twilio or sim (default: twilio when TWILIO_* are set, else sim)."
     ),
 ]
-PortOpt = Annotated[int, typer.Option("--port", help="Callback server port (0: any free port).")]
+
+
+def check_port(port: int, flag: str = "--port") -> int:
+    """`port` if it is one (0: any free port); UsageError otherwise."""
+    if not 0 <= port <= 65535:
+        raise UsageError(f"{flag} {port}: use 1 to 65535, or 0 for any free port")
+    return port
+
+
+def port_checked(value: int | None) -> int | None:
+    """A --port option's check, before the command runs: one line and exit 2 when it is
+    not a port."""
+    if value is not None:
+        try:
+            check_port(value)
+        except UsageError as exc:
+            raise fail(exc) from None
+    return value
+
+
+PortOpt = Annotated[
+    int,
+    typer.Option("--port", callback=port_checked, help="Callback server port (0: any free port)."),
+]
 HostOpt = Annotated[str, typer.Option("--host", help="Callback server address to bind.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 RedisGraceOpt = Annotated[
@@ -106,6 +134,15 @@ def get_settings(**overrides: Any) -> Settings:
         return load_settings(**overrides)
     except VoicedialError as exc:
         raise fail(exc) from None
+
+
+def options_error(exc: ValidationError) -> UsageError:
+    """The first problem of a `CampaignOptions` validation as one line naming its option
+    (`max_concurrent` -> `--max-concurrent`, `retry_delay_s` -> `--retry-delay`)."""
+    first = exc.errors()[0]
+    field = str(first["loc"][0]) if first.get("loc") else "option"
+    flag = "--" + field.removesuffix("_s").replace("_", "-")
+    return UsageError(f"{flag} {first.get('input')!r}: {first['msg'].lower()}")
 
 
 def parse_duration(text: str | None, what: str) -> float | None:

@@ -18,6 +18,7 @@ from voicedial.cli.common import (
     err,
     get_settings,
     parse_duration,
+    port_checked,
     reporter,
     run,
 )
@@ -27,7 +28,9 @@ __all__ = ["doctor", "serve", "sim", "worker"]
 
 def sim(
     host: HostOpt = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port of the emulated Twilio REST API.")] = 8766,
+    port: Annotated[
+        int, typer.Option(callback=port_checked, help="Port of the emulated Twilio REST API.")
+    ] = 8766,
     personas: Annotated[Path | None, typer.Option(help="Callers (JSONL).")] = None,
     seed: Annotated[int, typer.Option(help="Seed for generated callers.")] = 0,
     speed: Annotated[float, typer.Option(help="Time compression (1: real time).")] = 1.0,
@@ -128,6 +131,7 @@ def worker(
         int | None,
         typer.Option(
             "--port",
+            callback=port_checked,
             help="Also serve callbacks on this port (0: any free one); its calls then point "
             "here unless VOICEDIAL_PUBLIC_URL says otherwise. Without it the worker needs "
             "VOICEDIAL_PUBLIC_URL.",

@@ -28,6 +28,12 @@ def parse_hours(text: str) -> tuple[time, time]:
     start, end = time(h1, m1), (time(23, 59, 59) if h2 == 24 else time(h2, m2))
     if end <= start:
         raise UsageError(f"--hours {text!r}: the end must be after the start")
+    first, last = LEGAL_HOURS
+    if end <= first or start >= last:
+        raise UsageError(
+            f"--hours {text!r}: outside {first:%H:%M}-{last:%H:%M}, the only local hours calls "
+            "are placed in; nobody would ever be dialled"
+        )
     return start, end
 
 
