@@ -198,7 +198,8 @@ async def test_malformed_and_oversized_requests(rig: Rig) -> None:
 
 async def test_health_and_campaign_metrics(rig: Rig) -> None:
     response = await rig.http.get(rig.url + "/health")
-    assert response.status_code == 200 and response.json() == {"ok": True}
+    assert response.status_code == 200
+    assert response.json() == {"ok": True, "service": "voicedial"}
     metrics = (await rig.http.get(rig.url + "/metrics")).text
     assert 'voicedial_active_calls{campaign="srv"} 1.0' in metrics
     assert 'voicedial_contacts_remaining{campaign="srv"} 1.0' in metrics

@@ -41,7 +41,7 @@ from voicedial.state.snapshot import campaign_names, snapshot
 from voicedial.state.states import FINAL_CALL_STATUSES, ContactState
 from voicedial.state.store import CampaignStore
 
-__all__ = ["MAX_BODY_BYTES", "CallbackServer"]
+__all__ = ["HEALTH_SERVICE", "MAX_BODY_BYTES", "CallbackServer"]
 
 log = logging.getLogger("voicedial.callbacks.server")
 MAX_BODY_BYTES = 64 * 1024
@@ -50,6 +50,8 @@ _OPTIONS_TTL_S = 2.0
 # (an outage being ridden out) gets a holding turn instead, in time.
 HOLD_AFTER_S = 10.0
 _HEALTH_TIMEOUT_S = 2.0
+#: What /health says it is: another run finding its port taken asks whether by voicedial.
+HEALTH_SERVICE = "voicedial"
 
 
 class _BadRequest(Exception):
@@ -388,8 +390,10 @@ class CallbackServer:
             async with asyncio.timeout(_HEALTH_TIMEOUT_S):
                 await ping(self.redis)
         except Exception as exc:  # any failure means unhealthy; report it, never raise
-            return JSONResponse({"ok": False, "redis": str(exc)}, status_code=503)
-        return JSONResponse({"ok": True})
+            return JSONResponse(
+                {"ok": False, "service": HEALTH_SERVICE, "redis": str(exc)}, status_code=503
+            )
+        return JSONResponse({"ok": True, "service": HEALTH_SERVICE})
 
     async def metrics_endpoint(self, request: Request) -> Response:
         """Prometheus text exposition; campaign gauges are refreshed from Redis first."""

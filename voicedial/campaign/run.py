@@ -12,6 +12,7 @@ from typing import Any
 
 from voicedial.callbacks.server import CallbackServer
 from voicedial.campaign.importer import import_csv
+from voicedial.campaign.ports import CallbackPort, choose_port
 from voicedial.campaign.session import EXIT_DONE, Limits, Reporter, run_session, worker_id
 from voicedial.contacts.listfile import inspect
 from voicedial.delivery.recordings import RecordingFetcher
@@ -100,6 +101,28 @@ async def run_campaign(settings: Settings, request: RunRequest, reporter: Report
     dnc = _load_dnc(request.dnc, options.region)
     # The list's layout, before Redis is touched: a list that cannot be read leaves no trace.
     await asyncio.to_thread(inspect, request.csv, needs_phone=True)
+    callbacks = (
+        None
+        if request.dry_run
+        else await choose_port(request.host, request.port, public_url=settings.public_url)
+    )
+    try:
+        return await _import_and_dial(settings, request, reporter, account, storage, dnc, callbacks)
+    finally:
+        if callbacks is not None:
+            callbacks.close()
+
+
+async def _import_and_dial(
+    settings: Settings,
+    request: RunRequest,
+    reporter: Reporter,
+    account: Account,
+    storage: Storage,
+    dnc: set[str],
+    callbacks: CallbackPort | None,
+) -> int:
+    options = request.options
     async with open_redis(settings) as redis:
         hash_key = await shared_hash_key(redis, settings.proposed_hash_key())
         if not request.dry_run:
@@ -125,7 +148,10 @@ async def run_campaign(settings: Settings, request: RunRequest, reporter: Report
             return EXIT_DONE
         await store.save_meta(options.model_dump(mode="json"))
         await mark_running(redis, options.name)
-        return await _dial_campaign(settings, request, reporter, redis, store, account, storage)
+        assert callbacks is not None  # set unless a dry run, which has returned
+        return await _dial_campaign(
+            settings, request, reporter, redis, store, account, storage, callbacks
+        )
 
 
 async def _dial_campaign(
@@ -136,11 +162,13 @@ async def _dial_campaign(
     store: CampaignStore,
     account: Account,
     storage: Storage,
+    callbacks: CallbackPort,
 ) -> int:
     options = request.options
     me = worker_id()
-    sock = bind_socket(request.host, request.port)
-    public_url = settings.public_url or f"http://{request.host}:{sock.getsockname()[1]}"
+    public_url = settings.public_url or f"http://{request.host}:{callbacks.port}"
+    if callbacks.note:
+        reporter.notice(callbacks.note)
     servers: list[BackgroundServer] = []
     server: CallbackServer | None = None
     provider: TwilioProvider | None = None
@@ -154,18 +182,19 @@ async def _dial_campaign(
             reporter.notice(f"emulator on {api_url}")
         provider = account.provider(api_url)
         metrics = Metrics()
-        server = CallbackServer(
-            redis=redis,
-            auth_token=account.token,
-            public_url=public_url,
-            provider=provider,
-            metrics=metrics,
-            **openai_settings(settings),
-        )
-        callback_server = BackgroundServer(server.app, sock)
-        servers.append(callback_server)
-        await callback_server.start()
-        reporter.notice(f"callbacks at {public_url}")
+        if callbacks.sock is not None:
+            server = CallbackServer(
+                redis=redis,
+                auth_token=account.token,
+                public_url=public_url,
+                provider=provider,
+                metrics=metrics,
+                **openai_settings(settings),
+            )
+            callback_server = BackgroundServer(server.app, callbacks.sock)
+            servers.append(callback_server)
+            await callback_server.start()
+            reporter.notice(f"callbacks at {public_url}")
         code = await run_session(
             settings,
             options,
@@ -190,7 +219,6 @@ async def _dial_campaign(
             await emulator.aclose()
         for background in reversed(servers):
             await background.stop()
-        sock.close()
 
 
 async def _start_emulator(request: RunRequest, account: Account) -> tuple[Any, BackgroundServer]:
