@@ -28,6 +28,9 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     for name in list(os.environ):
         if name.startswith(_CLEARED_PREFIXES) or name == "REDIS_URL":
             monkeypatch.delenv(name, raising=False)
+    # The default VOICEDIAL_HOME is the user's state directory: the test's own, never the
+    # developer's.
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     monkeypatch.chdir(tmp_path)
     return tmp_path
 

@@ -6,6 +6,8 @@ import csv
 import hashlib
 import hmac
 import json
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -34,8 +36,14 @@ def _consenting_humans() -> set[str]:
 async def test_readme_quickstart_runs_to_exit_0_with_a_profile_per_consenting_human(
     tmp_path: Path,
 ) -> None:
-    """`voicedial campaign run examples/contacts.csv` on a machine with nothing configured."""
-    env = {k: v for k, v in __import__("os").environ.items()}
+    """`voicedial campaign run examples/contacts.csv` on a machine with nothing configured;
+    `status` from another directory finds the same campaign (the user's state directory)."""
+    # A short state directory: the embedded server's unix socket lives under it.
+    state = Path(tempfile.mkdtemp(prefix="vdq-", dir="/tmp"))
+    home = state / "voicedial"
+    env = {k: v for k, v in __import__("os").environ.items()} | {"XDG_STATE_HOME": str(state)}
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
     try:
         run = await voicedial(
             "campaign", "run", str(EXAMPLES / "contacts.csv"), env=env, cwd=tmp_path, timeout=110
@@ -44,7 +52,7 @@ async def test_readme_quickstart_runs_to_exit_0_with_a_profile_per_consenting_hu
         first = json_lines(run.stdout)[0]
         assert first["message"] == SIM_NOTICE
         # The phone_hash key is kept in Redis, shared by every process on it.
-        kept = redis.Redis.from_url(embedded_url(tmp_path / ".voicedial"))
+        kept = redis.Redis.from_url(embedded_url(home))
         key = kept.get(PHONE_HASH_KEY)
         kept.close()
         assert isinstance(key, bytes)
@@ -63,8 +71,9 @@ async def test_readme_quickstart_runs_to_exit_0_with_a_profile_per_consenting_hu
         for persona in load_personas(EXAMPLES / "personas.jsonl"):
             assert persona[2:] not in everything  # no raw number, with or without +1
 
-        status = await voicedial("status", "contacts", "--json", env=env, cwd=tmp_path)
+        status = await voicedial("status", "contacts", "--json", env=env, cwd=elsewhere)
         assert status.code == 0, status.stderr
+        assert not (elsewhere / ".voicedial").exists()
         snapshot = json.loads(status.stdout)
         assert snapshot["contacts"] == 13 and snapshot["remaining"] == 0
         assert sum(snapshot["states"].values()) == 13
@@ -81,7 +90,8 @@ async def test_readme_quickstart_runs_to_exit_0_with_a_profile_per_consenting_hu
         )
         assert rerun["calls_placed"] == snapshot["calls_placed"]  # nothing dialled again
     finally:
-        stop_embedded(tmp_path / ".voicedial")
+        stop_embedded(home)
+        shutil.rmtree(state, ignore_errors=True)
 
 
 def test_junk_rows_duplicates_bom_and_semicolons_go_to_rejects(
@@ -172,3 +182,26 @@ def test_version_is_printed_from_the_package() -> None:
     result = CliRunner().invoke(app, ["--version"])
     assert result.exit_code == 0
     assert result.output == f"voicedial {version('voicedial')}\n"
+
+
+def test_an_unusable_home_is_one_line_and_exit_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv("VOICEDIAL_HOME", str(blocker / "home"))
+    result = CliRunner().invoke(app, ["status"])
+    assert result.exit_code == 2, result.output
+    assert "VOICEDIAL_HOME" in result.stderr and "not a writable directory" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_the_default_home_is_the_users_state_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from voicedial.settings import default_home
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))
+    assert default_home() == tmp_path / "xdg" / "voicedial"
+    (tmp_path / ".voicedial" / "redis").mkdir(parents=True)  # an earlier version's home
+    assert default_home() == Path(".voicedial")

@@ -5,6 +5,7 @@ Command-line options override fields with `Settings.model_copy(update=...)` in t
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pydantic import Field, SecretStr
@@ -12,12 +13,50 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from voicedial.errors import ConfigError
 
-__all__ = ["SIM_ACCOUNT_SID", "SIM_AUTH_TOKEN", "Settings", "load_settings"]
+__all__ = [
+    "SIM_ACCOUNT_SID",
+    "SIM_AUTH_TOKEN",
+    "Settings",
+    "default_home",
+    "load_settings",
+    "usable_home",
+]
 
 # The emulator's account: fixed so every sim campaign on a machine shares one pacing bucket,
 # as campaigns on one real account do.
 SIM_ACCOUNT_SID = "AC" + "5" * 32
 SIM_AUTH_TOKEN = "sim-auth-token-not-a-secret"
+
+
+#: Where earlier versions kept local state by default: the working directory's `.voicedial`.
+_LEGACY_HOME = Path(".voicedial")
+
+
+def default_home() -> Path:
+    """Local state (embedded Redis, rejects, abandoned calls) when VOICEDIAL_HOME is unset: the
+    user's state directory (`$XDG_STATE_HOME/voicedial`, else `~/.local/state/voicedial`), so
+    every shell of the user finds the same campaigns. A `.voicedial` an earlier version made in
+    the working directory is still used there, so its campaigns are not left behind."""
+    from platformdirs import user_state_path
+
+    if (_LEGACY_HOME / "redis").is_dir():
+        return _LEGACY_HOME
+    return user_state_path("voicedial")
+
+
+def usable_home(home: Path) -> Path:
+    """`home`, made if missing; ConfigError (exit 2, one line) when it cannot be written."""
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+        probe = home / f".probe-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError(
+            f"VOICEDIAL_HOME {str(home)!r} is not a writable directory ({exc.strerror or exc}): "
+            "set VOICEDIAL_HOME to one that is"
+        ) from None
+    return home
 
 
 class Settings(BaseSettings):
@@ -26,7 +65,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
     redis_url: str | None = Field(default=None, alias="REDIS_URL")
-    home: Path = Field(default=Path(".voicedial"), alias="VOICEDIAL_HOME")
+    home: Path = Field(default_factory=lambda: default_home(), alias="VOICEDIAL_HOME")
     twilio_account_sid: str | None = Field(default=None, alias="TWILIO_ACCOUNT_SID")
     twilio_auth_token: SecretStr | None = Field(default=None, alias="TWILIO_AUTH_TOKEN")
     twilio_phone_number: str | None = Field(default=None, alias="TWILIO_PHONE_NUMBER")
@@ -69,4 +108,6 @@ def load_settings(**overrides: object) -> Settings:
         first = str(exc).splitlines()
         raise ConfigError(f"bad setting: {' '.join(first[:3])}") from exc
     clean = {k: v for k, v in overrides.items() if v is not None}
-    return settings.model_copy(update=clean) if clean else settings
+    settings = settings.model_copy(update=clean) if clean else settings
+    usable_home(settings.home)
+    return settings
